@@ -1,0 +1,21 @@
+"""keras-mr: robust training by reweighting examples, for Keras 3."""
+
+__version__ = "0.1.0"
+
+from keras_mr.weighted_loss import normalize_batch_weights  # noqa: F401
+from keras_mr.weighted_loss import weighted_mean  # noqa: F401
+
+# Core MR (issue 2)
+# -- core exports go here --
+
+# Noise, datasets, metrics (issue 3)
+# -- issue 3 exports go here --
+
+# Adversarial training (issue 4)
+# -- issue 4 exports go here --
+
+# Meta-weighting (issue 5)
+# -- issue 5 exports go here --
+
+# Constrained reweighting (issue 6)
+# -- issue 6 exports go here --
