@@ -13,6 +13,14 @@ from keras_mr.weighted_loss import weighted_mean  # noqa: F401
 
 # Adversarial training (issue 4)
 # -- issue 4 exports go here --
+from keras_mr.adversarial import FreeAdversarialModel  # noqa: F401,E402
+from keras_mr.adversarial import PGDAdversarialModel  # noqa: F401,E402
+from keras_mr.adversarial import RobustEvaluation  # noqa: F401,E402
+from keras_mr.adversarial import TRADESModel  # noqa: F401,E402
+from keras_mr.adversarial import format_robust_table  # noqa: F401,E402
+from keras_mr.adversarial import free_epochs  # noqa: F401,E402
+from keras_mr.adversarial import mr_per_example_loss  # noqa: F401,E402
+from keras_mr.adversarial import robust_accuracy  # noqa: F401,E402
 
 # Meta-weighting (issue 5)
 # -- issue 5 exports go here --

@@ -1,0 +1,101 @@
+"""PGD adversarial training (Madry et al., 2018) as a Keras model wrapper."""
+
+import keras
+from keras import ops
+
+from keras_mr.adversarial.base import AdversarialModel
+from keras_mr.adversarial.base import _tf
+from keras_mr.adversarial.base import per_example_cross_entropy
+from keras_mr.weighted_loss import weighted_mean
+
+
+@keras.saving.register_keras_serializable(package="keras_mr")
+class PGDAdversarialModel(AdversarialModel):
+    """Madry et al.'s PGD adversarial training, combinable with MR weights.
+
+    Each ``train_step`` solves the inner maximisation with ``steps`` PGD
+    steps (random start in the ``eps``-ball, steepest-ascent step of size
+    ``step_size``: ``sign`` for L-inf, normalised gradient for L2, projection
+    onto the ball and the valid range ``[clip_min, clip_max]``), then
+    minimises ``mean_i w_i * CE(f(x_adv_i), y_i)`` where ``w`` are the
+    batch-normalised sample weights delivered by the data (``(x, y, w)``
+    batches from :class:`keras_mr.MRSampleWeighter` or the user); no
+    weights means the plain mean.  The attack runs with ``training=False``;
+    the update with ``training=True``.
+
+    Works with ``fit`` (also with ``jit_compile=True``), mixed precision
+    (``keras.mixed_precision.set_global_policy("mixed_float16")``; the loss
+    is computed in float32 and scaled by the optimizer) and
+    ``tf.distribute`` strategies (each replica attacks its share of the
+    global batch; the loss is divided by the number of replicas as Keras
+    does).  Needs the TensorFlow backend.
+
+    Args:
+        model: Keras model mapping inputs to logits ``(B, C)``.
+        eps: radius of the perturbation ball (default ``8/255``).
+        steps: PGD steps per training batch (default 7). ``0`` trains on the
+            random start only.
+        step_size: PGD step size; default ``2.5 * eps / steps``.
+        norm: ``"inf"`` (default) or ``2``.
+        random_start: start from a uniformly random point of the ball
+            (default ``True``).
+        clip_min: lower end of the valid input range (default 0.0;
+            ``None`` = unbounded).
+        clip_max: upper end of the valid input range (default 1.0).
+        mr_loss: ``"natural"`` (default) or ``"adversarial"``: which losses
+            :meth:`per_example_loss` gives MR by default.
+        seed: seed of the random starts.
+        **kwargs: passed to ``keras.Model``.
+
+    Example:
+
+    ```python
+    inner = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10)])
+    model = keras_mr.PGDAdversarialModel(inner, eps=0.1, steps=7)
+    model.compile(optimizer="adam")
+    weighter = keras_mr.MRSampleWeighter(
+        eta=0.01, per_example_loss_fn=keras_mr.mr_per_example_loss)
+    ds = weighter.attach(x, y, batch_size=128)
+    model.fit(ds, epochs=5, callbacks=[weighter])
+    ```
+    """
+
+    def __init__(self, model, eps=8 / 255, steps=7, step_size=None,
+                 norm="inf", random_start=True, clip_min=0.0, clip_max=1.0,
+                 mr_loss="natural", seed=None, **kwargs):
+        super().__init__(model, eps=eps, norm=norm, clip_min=clip_min,
+                         clip_max=clip_max, mr_loss=mr_loss,
+                         attack_steps=steps, attack_step_size=step_size,
+                         random_start=random_start, seed=seed, **kwargs)
+
+    @property
+    def steps(self):
+        return self.attack_steps
+
+    @property
+    def step_size(self):
+        return self.attack_step_size
+
+    def train_step(self, data):
+        tf = _tf()
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        nat_logits = tf.stop_gradient(self._logits(x, training=False))
+        x_adv = self.generate_adversarial(x, y)
+        with tf.GradientTape() as tape:
+            adv_logits = self._logits(x_adv, training=True)
+            per_example = per_example_cross_entropy(y, adv_logits)
+            loss = weighted_mean(per_example, sample_weight)
+            scaled = self._scale_for_gradient(loss)
+        self._apply(tape, scaled)
+        batch = ops.cast(ops.shape(per_example)[0], "float32")
+        return self._update_metrics(loss, batch, y, nat_logits, adv_logits)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "steps": self.attack_steps,
+            "step_size": self._step_size_given,
+            "random_start": self.random_start,
+        })
+        return config

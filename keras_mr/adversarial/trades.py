@@ -1,0 +1,172 @@
+"""TRADES (Zhang et al., 2019) as a Keras model wrapper, plus its pure loss."""
+
+import keras
+from keras import ops
+
+from keras_mr.adversarial import attacks
+from keras_mr.adversarial.base import AdversarialModel
+from keras_mr.adversarial.base import _tf
+from keras_mr.adversarial.base import per_example_cross_entropy
+from keras_mr.weighted_loss import weighted_mean
+
+
+def kl_divergence_from_logits(logits_p, logits_q):
+    """Per-example ``KL(softmax(logits_p) || softmax(logits_q))``, ``(B,)``.
+
+    Computed with log-softmax for stability, summed over classes.
+
+    Args:
+        logits_p: ``(B, C)`` logits of the reference distribution.
+        logits_q: ``(B, C)`` logits of the approximating distribution.
+
+    Returns:
+        ``(B,)`` float32 tensor, ``sum_c p_c (log p_c - log q_c)``.
+    """
+    logits_p = ops.cast(logits_p, "float32")
+    logits_q = ops.cast(logits_q, "float32")
+    log_p = ops.log_softmax(logits_p, axis=-1)
+    log_q = ops.log_softmax(logits_q, axis=-1)
+    return ops.sum(ops.exp(log_p) * (log_p - log_q), axis=-1)
+
+
+def trades_per_example_loss(y, logits_natural, logits_adversarial, beta=6.0):
+    """Per-example TRADES objective ``CE(f(x), y) + beta KL(f(x) || f(x'))``.
+
+    This is Zhang et al.'s Eq. (5) with the surrogate losses of their
+    implementation: cross-entropy on natural inputs plus ``beta`` (=
+    ``1/lambda``) times the KL divergence between the softmax outputs on
+    natural and adversarial inputs (KL summed over classes per example; the
+    batch reduction is left to the caller, e.g.
+    :func:`keras_mr.weighted_loss.weighted_mean`).
+
+    Args:
+        y: sparse or one-hot labels.
+        logits_natural: ``(B, C)`` logits at the clean inputs.
+        logits_adversarial: ``(B, C)`` logits at the adversarial inputs.
+        beta: trade-off (``1/lambda``; 6.0 in TRADES and the MR paper).
+
+    Returns:
+        ``(B,)`` float32 tensor.
+
+    Example:
+
+    >>> y = np.array([0]); ln = np.array([[2., 0.]]); la = np.array([[0., 0.]])
+    >>> trades_per_example_loss(y, ln, la, beta=1.0)  # doctest: +SKIP
+    # CE = log(1 + e^-2) = 0.1269; KL = 0.8808 log(0.8808/0.5)
+    #      + 0.1192 log(0.1192/0.5) = 0.3278; total 0.4547
+    """
+    return per_example_cross_entropy(y, logits_natural) + beta * \
+        kl_divergence_from_logits(logits_natural, logits_adversarial)
+
+
+@keras.saving.register_keras_serializable(package="keras_mr")
+class TRADESModel(AdversarialModel):
+    """TRADES adversarial training (Zhang et al., 2019), with MR weights.
+
+    Each ``train_step``:
+
+    1. **Inner maximisation**: starting from ``x + init_std * N(0, 1)``
+       (TRADES' implementation uses 0.001), ``steps`` projected ascent
+       steps of size ``step_size`` on ``sum_i KL(f(x_i) || f(x'_i))`` with
+       ``f(x)`` fixed, inside the ``eps``-ball and the valid range
+       (``training=False``).
+    2. **Outer minimisation** of
+       ``mean_i w_i [CE(f(x_i), y_i) + beta KL(f(x_i) || f(x'_i))]``
+       (:func:`trades_per_example_loss`) with the batch-normalised sample
+       weights ``w`` from the data (plain mean without weights); gradients
+       flow through both the natural and the adversarial branch, as in the
+       original implementation (``training=True``).
+
+    The defaults follow TRADES' CIFAR-10 setting used in the MR paper
+    (Table 8): ``eps = 8/255`` (0.031), ``steps = 10``, ``step_size =
+    0.007``, ``beta = 6``.  With ``mr_loss="adversarial"`` MR's loss pass
+    returns the per-example TRADES objective at freshly attacked inputs.
+
+    Args:
+        model: Keras model mapping inputs to logits ``(B, C)``.
+        eps: radius of the perturbation ball.
+        steps: inner maximisation steps.
+        step_size: inner step size.
+        beta: weight of the KL term (``1/lambda``).
+        norm: ``"inf"`` (default) or ``2``.
+        init_std: standard deviation of the Gaussian start (``0`` = start at
+            ``x``; note that the KL gradient vanishes at ``x' = x``, so a
+            zero start leaves ``x' = x``).
+        clip_min: lower end of the valid input range (default 0.0).
+        clip_max: upper end of the valid input range (default 1.0).
+        mr_loss: ``"natural"`` (default) or ``"adversarial"``.
+        seed: seed of the random start.
+        **kwargs: passed to ``keras.Model``.
+
+    Example:
+
+    ```python
+    model = keras_mr.TRADESModel(inner, eps=0.031, steps=10, step_size=0.007,
+                                 beta=6.0)
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
+    model.fit(ds, epochs=100)
+    ```
+    """
+
+    def __init__(self, model, eps=8 / 255, steps=10, step_size=0.007,
+                 beta=6.0, norm="inf", init_std=0.001, clip_min=0.0,
+                 clip_max=1.0, mr_loss="natural", seed=None, **kwargs):
+        super().__init__(model, eps=eps, norm=norm, clip_min=clip_min,
+                         clip_max=clip_max, mr_loss=mr_loss,
+                         attack_steps=steps, attack_step_size=step_size,
+                         random_start=False, seed=seed, **kwargs)
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or \
+                beta < 0:
+            raise ValueError(f"`beta` must be a float >= 0, got {beta!r}.")
+        self.beta = float(beta)
+        self.init_std = attacks.check_eps(init_std, "init_std")
+
+    def trades_adversarial(self, x, natural_logits):
+        """Inner maximisation: ``x'`` maximising ``KL(f(x) || f(x'))``."""
+        tf = _tf()
+        x = tf.cast(x, "float32")
+        ref = tf.stop_gradient(natural_logits)
+        x_adv = x
+        if self.init_std > 0:
+            x_adv = x + self.init_std * keras.random.normal(
+                tf.shape(x), dtype=x.dtype, seed=self._seed_generator)
+        x_adv = attacks.project(x_adv, x, self.eps, self.norm, self.clip_min,
+                                self.clip_max)
+
+        def kl_loss(_, logits):
+            return kl_divergence_from_logits(ref, logits)
+
+        return self.generate_adversarial(x, None, x_init=x_adv,
+                                         loss_fn=kl_loss)
+
+    def adversarial_per_example_loss(self, x, y):
+        nat = self._logits(x, training=False)
+        x_adv = self.trades_adversarial(x, nat)
+        return trades_per_example_loss(y, nat, self._logits(x_adv, False),
+                                       self.beta)
+
+    def train_step(self, data):
+        tf = _tf()
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x = tf.cast(x, "float32")
+        x_adv = self.trades_adversarial(x, self._logits(x, training=False))
+        with tf.GradientTape() as tape:
+            nat_logits = self._logits(x, training=True)
+            adv_logits = self._logits(x_adv, training=True)
+            per_example = trades_per_example_loss(y, nat_logits, adv_logits,
+                                                  self.beta)
+            loss = weighted_mean(per_example, sample_weight)
+            scaled = self._scale_for_gradient(loss)
+        self._apply(tape, scaled)
+        batch = ops.cast(ops.shape(per_example)[0], "float32")
+        return self._update_metrics(loss, batch, y, nat_logits, adv_logits)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "steps": self.attack_steps,
+            "step_size": self.attack_step_size,
+            "beta": self.beta,
+            "init_std": self.init_std,
+        })
+        return config
