@@ -122,8 +122,8 @@ class FreeAdversarialModel(AdversarialModel):
             synchronization="on_read", aggregation="only_first_replica")
 
     def build(self, input_shape):
-        super().build(input_shape)
         self._make_perturbation(tuple(input_shape))
+        super().build(input_shape)
 
     def reset_perturbation(self):
         """Sets the persistent perturbation to zero."""
