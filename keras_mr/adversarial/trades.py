@@ -89,9 +89,9 @@ class TRADESModel(AdversarialModel):
         step_size: inner step size.
         beta: weight of the KL term (``1/lambda``).
         norm: ``"inf"`` (default) or ``2``.
-        init_std: standard deviation of the Gaussian start (``0`` = start at
-            ``x``; note that the KL gradient vanishes at ``x' = x``, so a
-            zero start leaves ``x' = x``).
+        init_std: standard deviation of the Gaussian start.  Keep it > 0:
+            the KL gradient vanishes at ``x' = x``, so from a zero start the
+            signed steps only follow floating-point noise.
         clip_min: lower end of the valid input range (default 0.0).
         clip_max: upper end of the valid input range (default 1.0).
         mr_loss: ``"natural"`` (default) or ``"adversarial"``.
@@ -121,17 +121,20 @@ class TRADESModel(AdversarialModel):
         self.beta = float(beta)
         self.init_std = attacks.check_eps(init_std, "init_std")
 
+    def initial_point(self, x):
+        """Start of the inner maximisation: ``x + init_std * N(0, 1)``."""
+        if self.init_std == 0:
+            return x
+        return x + self.init_std * keras.random.normal(
+            ops.shape(x), dtype=x.dtype, seed=self._seed_generator)
+
     def trades_adversarial(self, x, natural_logits):
         """Inner maximisation: ``x'`` maximising ``KL(f(x) || f(x'))``."""
         tf = _tf()
         x = tf.cast(x, "float32")
         ref = tf.stop_gradient(natural_logits)
-        x_adv = x
-        if self.init_std > 0:
-            x_adv = x + self.init_std * keras.random.normal(
-                tf.shape(x), dtype=x.dtype, seed=self._seed_generator)
-        x_adv = attacks.project(x_adv, x, self.eps, self.norm, self.clip_min,
-                                self.clip_max)
+        x_adv = attacks.project(self.initial_point(x), x, self.eps,
+                                self.norm, self.clip_min, self.clip_max)
 
         def kl_loss(_, logits):
             return kl_divergence_from_logits(ref, logits)

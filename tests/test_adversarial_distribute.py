@@ -1,0 +1,46 @@
+"""MirroredStrategy on two logical CPUs == single device (subprocess)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import requires_tf
+
+pytestmark = [pytest.mark.tf_only, requires_tf]
+
+SCRIPT = os.path.join(os.path.dirname(__file__),
+                      "adversarial_strategy_script.py")
+
+
+@pytest.fixture(scope="module")
+def result():
+    env = dict(os.environ, KERAS_BACKEND="tensorflow",
+               TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run([sys.executable, SCRIPT], capture_output=True,
+                          text=True, timeout=400, env=env)
+    lines = [ln for ln in proc.stdout.splitlines()
+             if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+@pytest.mark.parametrize("kind", ["pgd", "pgd_l2", "free", "trades"])
+def test_strategy_matches_single_device(result, kind):
+    assert result["replicas"] == 2
+    res = result[kind]
+    assert res["moved"] > 0.05  # training really changed the weights
+    assert res["weight_diff"] < 1e-5
+    assert res["log_diff"] < 1e-5
+
+
+def test_free_at_perturbation_is_replica_local(result):
+    res = result["free"]
+    assert res["perturbation_max"] > 0.05
+    assert res["perturbation_diff"] < 1e-6
+
+
+def test_random_start_runs_under_strategy(result):
+    assert result["pgd_rand_finite"]
