@@ -122,9 +122,13 @@ def make_weight_lookup(table, counter, pack_index=False):
         table: ``tf.Variable`` ``(N,)`` of relative weights (``N * p``).
         counter: ``tf.Variable`` int64 scalar incremented once per batch (to
             detect cached/repeated pipelines).
-        pack_index: if True, the third element is ``stack([w, float(idx)], -1)``
-            of shape ``(B, 2)`` so that a patched ``compute_loss`` can record
-            training losses per example (``loss_source="train"``).
+        pack_index: if True (``loss_source="train"``), the weight is returned as
+            ``complex128`` ``w + 1j * idx``: the example index rides in the
+            imaginary part, so that the training step can record per-example
+            losses (:meth:`keras_mr.MRSampleWeighter` patches ``compute_loss``),
+            while any Keras code path that casts the weight to a float type
+            (e.g. the symbolic build under ``tf.distribute``, metrics) sees
+            the plain weight.  Indices are exact up to 2**53.
     """
 
     def lookup(x, y, idx):
@@ -133,24 +137,23 @@ def make_weight_lookup(table, counter, pack_index=False):
         with tf.control_dependencies([counter.assign_add(1)]):
             w = tf.identity(w)
         if pack_index:
-            w = tf.stack([tf.cast(w, tf.float64), tf.cast(idx, tf.float64)], axis=-1)
+            w = tf.complex(tf.cast(w, tf.float64), tf.cast(idx, tf.float64))
         return x, y, w
 
     return lookup
 
 
 def split_packed_weight(sample_weight):
-    """Splits ``(B, 2)`` packed ``[weight, index]`` into ``(weight, index)``."""
-    w = tf.cast(sample_weight[:, 0], tf.float32)
-    idx = tf.cast(sample_weight[:, 1], tf.int64)
+    """Splits a packed ``w + 1j * idx`` weight into ``(weight, index)``."""
+    w = tf.cast(tf.math.real(sample_weight), tf.float32)
+    idx = tf.cast(tf.math.imag(sample_weight), tf.int64)
     return w, idx
 
 
 def is_packed_weight(sample_weight):
+    """True for a weight packed by ``make_weight_lookup(pack_index=True)``."""
     return (
         sample_weight is not None
         and not isinstance(sample_weight, (list, tuple, dict))
-        and sample_weight.shape.rank == 2
-        and sample_weight.shape[-1] == 2
-        and sample_weight.dtype == tf.float64
+        and sample_weight.dtype == tf.complex128
     )

@@ -189,8 +189,11 @@ class MRSampleWeighter(SampleWeighter):
                 if training:
                     losses = tf.cast(tf.reshape(loss_fn(y, y_pred), [-1]), tf.float64)
                     sums, counts = weighter._recorder
-                    sums.scatter_add(tf.IndexedSlices(losses, idx))
-                    counts.scatter_add(tf.IndexedSlices(tf.ones_like(losses), idx))
+                    # SyncOnRead variables support assign_add (not scatter):
+                    # add a dense scatter of this replica's share.
+                    shape = tf.shape(sums, out_type=tf.int64)
+                    sums.assign_add(tf.scatter_nd(idx[:, None], losses, shape))
+                    counts.assign_add(tf.scatter_nd(idx[:, None], tf.ones_like(losses), shape))
             return original_loss(
                 x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
             )
