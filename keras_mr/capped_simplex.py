@@ -13,7 +13,7 @@ The KKT conditions give ``q*_i = min(kappa, c * p_i)`` for the unique scalar
 their size (which is what the paper's iterative procedure converges to).
 Because ``q*`` preserves the order of ``p``, the clipped set is always a
 prefix of ``p`` sorted in decreasing order, so ``c`` is found with one sort
-and prefix sums instead of the paper's iterative loop: ``O(N log N)``,
+and suffix sums instead of the paper's iterative loop: ``O(N log N)``,
 vectorised, no Python loop over examples.  Everything is done in the log
 domain so that tiny weights (``p_i ~ 1e-300``) stay exact.
 """
@@ -60,26 +60,36 @@ def project_capped_simplex_log(log_p, max_weight):
     log_kappa = np.log(max_weight)
     if np.max(log_p) <= log_kappa:
         return log_p
-    order = np.argsort(-log_p, kind="stable")
-    s = log_p[order]
-    # tail_lse[k] = log(sum_{j >= k} p_(j)), the mass left unclipped if the k
-    # largest weights are clipped.
-    tail_lse = np.logaddexp.accumulate(s[::-1])[::-1]
+    s = -np.sort(-log_p)  # decreasing; only c is needed, not the permutation
     k = np.arange(n)
     remaining = 1.0 - k * max_weight  # mass the unclipped weights must carry
+    # tail[k] = sum_{j >= k} p_(j): the mass left unclipped if the k largest
+    # weights are clipped.  Linear-domain suffix sums are fast and accurate
+    # unless the tail underflows (extreme weights); then use log-sum-exp.
+    tail = np.cumsum(np.exp(s)[::-1])[::-1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_c = np.log(np.maximum(remaining, 0.0)) - tail_lse
-    # Clipping the k largest is consistent when the largest unclipped weight
-    # stays below the cap after rescaling; the smallest such k is the answer.
-    ok = (remaining > 0) & (log_c + s <= log_kappa + 1e-12)
-    if not np.any(ok):  # kappa * N == 1 up to rounding: the uniform distribution
+        log_tail = np.log(tail)
+        k_star = _first_consistent(s, remaining, log_tail, log_kappa)
+        if k_star is None or not tail[k_star] > 1e-250:
+            log_tail = np.logaddexp.accumulate(s[::-1])[::-1]
+            k_star = _first_consistent(s, remaining, log_tail, log_kappa)
+    if k_star is None:  # kappa * N == 1 up to rounding: the uniform distribution
         return np.full(n, -np.log(n))
-    k_star = int(np.argmax(ok))
-    out_sorted = np.minimum(s + log_c[k_star], log_kappa)
-    out_sorted[:k_star] = log_kappa
-    out = np.empty(n)
-    out[order] = out_sorted
-    return out
+    log_c = np.log(remaining[k_star]) - log_tail[k_star]
+    return np.minimum(log_p + log_c, log_kappa)
+
+
+def _first_consistent(s, remaining, log_tail, log_kappa):
+    """Smallest k such that clipping the k largest weights is consistent.
+
+    Clipping the k largest is consistent when the largest unclipped weight,
+    rescaled by ``c_k = remaining_k / tail_k``, stays below the cap.
+    """
+    log_c = np.log(np.maximum(remaining, 0.0)) - log_tail
+    ok = (remaining > 0) & (log_c + s <= log_kappa + 1e-12)
+    if not np.any(ok):
+        return None
+    return int(np.argmax(ok))
 
 
 def project_capped_simplex(p, max_weight):
