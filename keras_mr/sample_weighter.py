@@ -351,9 +351,10 @@ class SampleWeighter(keras.callbacks.Callback):
         if new_lookups > steps and self.update_every is None:
             raise ValueError(
                 f"{new_lookups} batches were looked up for {steps} training steps this epoch: "
-                "the pipeline was repeat()ed after attach(), so prefetched batches carry stale "
+                "the pipeline was repeat()ed after attach() (or fit() was given a "
+                "steps_per_epoch shorter than the dataset), so prefetched batches carry stale "
                 "weights into the next epoch. Do not call repeat() on the dataset returned by "
-                "attach(); let Keras iterate it once per epoch."
+                "attach() and let Keras iterate it once per epoch, or use `update_every=` steps."
             )
 
     # ---------------------------------------------------------------- config

@@ -322,3 +322,60 @@ def test_eta_schedule_returning_nonpositive():
     weighter = keras_mr.MRSampleWeighter(eta_schedule=lambda e: 0.0)
     with pytest.raises(ValueError, match="eta_schedule"):
         _model().fit(weighter.attach(x, y_noisy, batch_size=50), epochs=1, verbose=0, callbacks=[weighter])
+
+
+def test_fit_step_uses_weight_sum_normalised_gradient():
+    """Each SGD step equals -lr * sum_B(p_i g_i) / sum_B(p_i) (Algorithm 1)."""
+    rng = np.random.default_rng(0)
+    n, d, b, lr = 8, 3, 4, 0.1
+    x = rng.normal(size=(n, d)).astype("float32")
+    y = rng.normal(size=(n, 1)).astype("float32")
+    p = rng.random(n) * np.array([1, 1, 1, 1, 5, 5, 5, 5])  # batches with different sums
+    p /= p.sum()
+    weighter = keras_mr.MRSampleWeighter()
+    ds = weighter.attach(x, y, batch_size=b, shuffle=False)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((d,)), keras.layers.Dense(1, use_bias=False)])
+    model.compile(keras.optimizers.SGD(lr), "mse")
+    w = model.get_weights()[0].astype(np.float64)
+
+    class SetWeights(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            weighter._table.assign((p * n).astype("float32"))  # after the weighter's sync
+
+    model.fit(ds, epochs=1, verbose=0, callbacks=[weighter, SetWeights()])
+    for batch in (slice(0, b), slice(b, n)):
+        xb, yb, pb = x[batch].astype(np.float64), y[batch], p[batch]
+        grad = (pb[:, None] * 2 * (xb @ w - yb) * xb).sum(0) / pb.sum()  # d(xw-y)^2/dw
+        w = w - lr * grad[:, None]
+    np.testing.assert_allclose(model.get_weights()[0], w, rtol=1e-4)
+
+
+def test_augment_applies_to_training_batches_only_and_cache_is_before_lookup():
+    x, _, y_noisy, _ = _noisy_blobs(n=64)
+    seen_train = []
+    weighter = keras_mr.MRSampleWeighter(eta=1.0)
+    ds = weighter.attach(x, y_noisy, batch_size=16, augment=lambda xb: xb * 0.0, cache=True)
+    for xb, _, _ in ds:
+        seen_train.append(float(np.abs(xb.numpy()).sum()))
+    assert seen_train == [0.0] * 4  # augmented
+    eval_x = np.concatenate([b[0].numpy() for b in weighter._eval_dataset])
+    np.testing.assert_allclose(eval_x, x)  # loss pass: unshuffled, un-augmented
+    model = _model()
+    model.fit(ds, epochs=3, verbose=0, callbacks=[weighter])  # cache before lookup: no error
+    assert weighter.num_updates == 3
+
+
+def test_unbatched_indexed_dataset_and_batched_with_eval_data_agree():
+    x, _, y_noisy, _ = _noisy_blobs(n=96)
+    results = []
+    for mode in ["unbatched", "batched"]:
+        weighter = keras_mr.MRSampleWeighter(eta=1.0)
+        base = keras_mr.indexed_dataset(x, y_noisy)
+        if mode == "unbatched":
+            ds = weighter.attach(base, batch_size=32, shuffle=False)
+        else:
+            ds = weighter.attach(base.batch(32), eval_data=base, num_examples=96)
+        _model().fit(ds, epochs=2, verbose=0, callbacks=[weighter])
+        results.append(weighter.weights)
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
