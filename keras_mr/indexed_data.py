@@ -20,7 +20,6 @@ cached or repeated pipeline.
 import numpy as np
 import tensorflow as tf
 
-from keras_mr.weighted_loss import normalize_batch_weights
 
 _INDEX_HELP = (
     "Build it with `keras_mr.indexed_dataset(x, y)` (or add the index yourself: "
@@ -133,7 +132,7 @@ def make_weight_lookup(table, counter, pack_index=False):
 
     def lookup(x, y, idx):
         idx = tf.cast(tf.reshape(idx, [-1]), tf.int64)
-        w = normalize_batch_weights(tf.gather(table, idx))
+        w = _normalize_batch_weights_tf(tf.gather(table, idx))
         with tf.control_dependencies([counter.assign_add(1)]):
             w = tf.identity(w)
         if pack_index:
@@ -141,6 +140,17 @@ def make_weight_lookup(table, counter, pack_index=False):
         return x, y, w
 
     return lookup
+
+
+def _normalize_batch_weights_tf(w):
+    """:func:`keras_mr.weighted_loss.normalize_batch_weights` in plain TF ops.
+
+    The pipeline runs inside ``tf.data`` whatever the Keras backend is, so it
+    cannot use ``keras.ops`` (which would be JAX ops under the JAX backend).
+    """
+    total = tf.reduce_sum(w)
+    batch = tf.cast(tf.size(w), w.dtype)
+    return tf.math.divide_no_nan(w * batch, total)
 
 
 def split_packed_weight(sample_weight):

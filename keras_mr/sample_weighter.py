@@ -27,6 +27,16 @@ from keras_mr.indexed_data import make_weight_lookup
 from keras_mr.weight_stats import weight_statistics
 
 
+def _state_float_dtype():
+    """float64 where the backend has it (JAX only with ``jax_enable_x64``)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        if not jax.config.jax_enable_x64:
+            return "float32"
+    return "float64"
+
+
 class WeighterState(keras.layers.Layer):
     """Keras variables holding a weighter's state (saved with the model).
 
@@ -38,8 +48,9 @@ class WeighterState(keras.layers.Layer):
         super().__init__(trainable=False, **kwargs)
         self.num_examples = int(num_examples)
         n = (self.num_examples,)
+        float_dtype = _state_float_dtype()
 
-        def var(name, shape=n, dtype="float64"):
+        def var(name, shape=n, dtype=float_dtype):
             return self.add_weight(
                 shape=shape, initializer="zeros", trainable=False, name=name, dtype=dtype
             )
