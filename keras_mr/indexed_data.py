@@ -97,6 +97,16 @@ def check_indexed_spec(element_spec, batched, arg_name="dataset"):
         )
 
 
+def is_batched_indexed(element_spec):
+    """True when an ``(x, y, index)`` spec has a batch axis on the index."""
+    return (
+        isinstance(element_spec, tuple)
+        and len(element_spec) == 3
+        and isinstance(element_spec[2], tf.TensorSpec)
+        and element_spec[2].shape.rank == 1
+    )
+
+
 def dataset_size(ds, num_examples=None, arg_name="dataset"):
     """Number of examples of an unbatched finite dataset."""
     if num_examples is not None:

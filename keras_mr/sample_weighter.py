@@ -23,6 +23,7 @@ import keras
 from keras_mr.indexed_data import check_indexed_spec
 from keras_mr.indexed_data import dataset_size
 from keras_mr.indexed_data import indexed_dataset
+from keras_mr.indexed_data import is_batched_indexed
 from keras_mr.indexed_data import make_weight_lookup
 from keras_mr.weight_stats import weight_statistics
 
@@ -205,9 +206,7 @@ class SampleWeighter(keras.callbacks.Callback):
             train = train.map(lambda xb, yb, ib: (augment(xb), yb, ib))
 
         if eval_data is not None:
-            eval_batched = eval_data.element_spec[2].shape.rank == 1 if isinstance(
-                eval_data.element_spec, tuple
-            ) and len(eval_data.element_spec) == 3 else False
+            eval_batched = is_batched_indexed(eval_data.element_spec)
             check_indexed_spec(eval_data.element_spec, batched=eval_batched, arg_name="eval_data")
             if not eval_batched:
                 if n is None:
