@@ -181,17 +181,32 @@ def robust_accuracy(model, x, y, eps=DEFAULT_EPS, attacks=("pgd", "fgsm"),
             columns += [(f"{kind}@{eps_label(e)}", kind, e) for e in eps]
     results = {}
     n = len(x)
-    for name, kind, e in columns:
-        attack = None if kind is None else make_attack(kind, e)
-        total = 0.0
-        for start in range(0, n, batch_size):
-            xb = tf.constant(x[start:start + batch_size])
-            yb = tf.constant(y[start:start + batch_size])
-            if attack is not None:
-                xb = attack(xb, yb)
-            total += float(correct(xb, yb))
-        results[name] = total / n
+    # one traced function per (attack, eps) is expected: hide TF's
+    # "retracing" warning while they are built
+    tf_logger = tf.get_logger()
+    level = tf_logger.level
+    tf_logger.setLevel("ERROR")
+    try:
+        for name, kind, e in columns:
+            results[name] = _column_accuracy(
+                x, y, n, batch_size, correct,
+                None if kind is None else make_attack(kind, e))
+    finally:
+        tf_logger.setLevel(level)
     return results
+
+
+def _column_accuracy(x, y, n, batch_size, correct, attack):
+    import tensorflow as tf
+
+    total = 0.0
+    for start in range(0, n, batch_size):
+        xb = tf.constant(x[start:start + batch_size])
+        yb = tf.constant(y[start:start + batch_size])
+        if attack is not None:
+            xb = attack(xb, yb)
+        total += float(correct(xb, yb))
+    return total / n
 
 
 def format_robust_table(rows, percent=True, digits=2):
