@@ -410,6 +410,31 @@ def test_with_mr_sample_weighter():
     assert np.corrcoef(losses, p)[0, 1] < 0
 
 
+@pytest.mark.parametrize("kind", ["pgd", "trades"])
+def test_mr_train_losses_are_the_adversarial_step_losses(kind):
+    """loss_source="train": MR gets the step's own adversarial losses."""
+    if not hasattr(keras_mr, "MRSampleWeighter"):
+        pytest.skip("keras_mr.MRSampleWeighter not available on this branch")
+    x, y = _data(16)
+    kw = {"random_start": False} if kind == "pgd" else {"init_std": 0.0}
+    model = _make(kind, **kw)
+    model.compile(optimizer=keras.optimizers.SGD(0.0))  # frozen parameters
+    eta = 0.5
+    weighter = keras_mr.MRSampleWeighter(eta=eta, loss_source="train")
+    ds = weighter.attach(x, y, batch_size=8, shuffle=True, seed=0)
+    model.fit(ds, epochs=1, verbose=0, callbacks=[weighter])
+    log_p = np.log(np.asarray(weighter.weights, "float64"))
+    if kind == "pgd":
+        losses = _np(model.per_example_loss(x, y, adversarial=True))
+    else:  # zero start: x' = x up to sign noise; objective ~ natural CE
+        losses = _np(model.per_example_loss(x, y, adversarial=False))
+    # p_i = exp(-eta l_i) / Z
+    centred = log_p + eta * losses
+    assert np.ptp(log_p) > 0.05
+    np.testing.assert_allclose(centred - centred.mean(), 0,
+                               atol=1e-3 if kind == "pgd" else 0.05)
+
+
 # ------------------------------------------------------------ end to end
 def _robust_feature_data(n, seed):
     """One robust (large, noisy) feature + many small non-robust ones.

@@ -17,8 +17,10 @@ Design choices (documented here once for all methods):
   ``call`` forwards to it, so ``predict``/``evaluate`` behave as for the
   inner model and the inner model can be used alone after training.
 * **Loss.**  Cross-entropy on logits, with sparse integer labels ``(B,)`` /
-  ``(B, 1)`` or one-hot labels ``(B, C)``.  A loss given to ``compile`` is
-  ignored (a ``ValueError`` is raised to avoid silent surprises).
+  ``(B, 1)`` or one-hot labels ``(B, C)``.  ``compile`` takes no ``loss``
+  (a ``ValueError`` is raised to avoid silent surprises); after compiling,
+  ``model.loss`` is :func:`per_example_cross_entropy`, so MR's default loss
+  pass computes natural cross-entropy.
 * **Sample weights.**  Per-example *adversarial* training losses are reduced
   with :func:`keras_mr.weighted_loss.weighted_mean`, i.e. ``mean(w * l)``
   with ``w`` normalised per (global) batch to sum to ``B`` by the
@@ -36,6 +38,9 @@ Design choices (documented here once for all methods):
   ``mr_loss`` setting (``"natural"`` by default: clean-input cross-entropy,
   cheap, as in the MR paper's extra forward pass; ``"adversarial"``: the
   method's own per-example training objective at freshly attacked inputs).
+  Pass it as ``MRSampleWeighter(per_example_loss_fn=mr_per_example_loss)``.
+  With ``MRSampleWeighter(loss_source="train")`` there is no extra pass: the
+  training step records its own per-example *adversarial* training losses.
 * **Metrics.**  ``loss`` (the weighted training objective),
   ``natural_loss``/``natural_accuracy`` (clean inputs, one extra forward
   pass without gradient) and ``adversarial_loss``/``adversarial_accuracy``
@@ -201,6 +206,10 @@ class AdversarialModel(keras.Model):
                 "logits; call compile() without `loss` (got "
                 f"loss={loss!r}).")
         super().compile(optimizer=optimizer, **kwargs)
+        # Informational (train_step computes its own loss): the per-example
+        # natural loss, so tools that read `model.loss` (e.g. MR's default
+        # loss pass) get clean-input cross-entropy.
+        self.loss = per_example_cross_entropy
 
     def compile_from_config(self, config):
         # compile() is overridden (to reject `loss`), so Keras would skip
@@ -274,6 +283,41 @@ class AdversarialModel(keras.Model):
             self.adversarial_accuracy_tracker.update_state(
                 per_example_correct(y, adv_logits))
         return {m.name: m.result() for m in self.metrics}
+
+    def _split_sample_weight(self, sample_weight):
+        """Unpacks ``MRSampleWeighter(loss_source="train")`` weights.
+
+        That mode packs ``weight + 1j * index`` into the sample weight so the
+        training step can record each example's loss.  Returns
+        ``(weight, index)``; ``index`` is ``None`` for ordinary weights.
+        """
+        if sample_weight is None or isinstance(sample_weight,
+                                               (list, tuple, dict)):
+            return sample_weight, None
+        if "complex" not in str(getattr(sample_weight, "dtype", "")):
+            return sample_weight, None
+        from keras_mr.indexed_data import split_packed_weight
+
+        return split_packed_weight(sample_weight)
+
+    def _record_losses(self, index, per_example):
+        """Hands this step's per-example training losses to MR.
+
+        With ``MRSampleWeighter(loss_source="train")`` the losses MR uses are
+        the ones of this adversarial training step (adversarial CE for PGD /
+        Free AT, the TRADES objective for TRADES): MR on adversarial losses
+        without an extra pass.
+        """
+        recorder = getattr(self, "_keras_mr_recorder", None)
+        if index is None or recorder is None:
+            return
+        tf = _tf()
+        sums, counts = recorder
+        losses = tf.cast(tf.reshape(per_example, [-1]), tf.float64)
+        index = tf.reshape(tf.cast(index, tf.int64), [-1, 1])
+        shape = tf.shape(sums, out_type=tf.int64)
+        sums.assign_add(tf.scatter_nd(index, losses, shape))
+        counts.assign_add(tf.scatter_nd(index, tf.ones_like(losses), shape))
 
     def input_gradient(self, x, y, loss_fn=None):
         """Gradient of ``sum_i loss_i`` w.r.t. the inputs (``training=False``).
@@ -390,6 +434,7 @@ class AdversarialModel(keras.Model):
     # ---------------------------------------------------------- test step
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        sample_weight, _ = self._split_sample_weight(sample_weight)
         logits = self._logits(x, training=False)
         ce = per_example_cross_entropy(y, logits)
         loss = weighted_mean(ce, sample_weight)

@@ -133,6 +133,7 @@ class FreeAdversarialModel(AdversarialModel):
     def train_step(self, data):
         tf = _tf()
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        sample_weight, index = self._split_sample_weight(sample_weight)
         x = tf.cast(x, "float32")
         if self.perturbation is None:
             raise ValueError(
@@ -159,6 +160,7 @@ class FreeAdversarialModel(AdversarialModel):
                 delta + self.free_step_size * tf.cast(step, delta.dtype),
                 self.eps, self.norm)
         self.perturbation.assign(tf.concat([delta, full[b:]], axis=0))
+        self._record_losses(index, per_example)
         batch = ops.cast(ops.shape(per_example)[0], "float32")
         return self._update_metrics(loss, batch, y, nat_logits, adv_logits)
 

@@ -80,6 +80,7 @@ class PGDAdversarialModel(AdversarialModel):
     def train_step(self, data):
         tf = _tf()
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        sample_weight, index = self._split_sample_weight(sample_weight)
         nat_logits = tf.stop_gradient(self._logits(x, training=False))
         x_adv = self.generate_adversarial(x, y)
         with tf.GradientTape() as tape:
@@ -88,6 +89,7 @@ class PGDAdversarialModel(AdversarialModel):
             loss = weighted_mean(per_example, sample_weight)
             scaled = self._scale_for_gradient(loss)
         self._apply(tape, scaled)
+        self._record_losses(index, per_example)
         batch = ops.cast(ops.shape(per_example)[0], "float32")
         return self._update_metrics(loss, batch, y, nat_logits, adv_logits)
 

@@ -151,6 +151,7 @@ class TRADESModel(AdversarialModel):
     def train_step(self, data):
         tf = _tf()
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        sample_weight, index = self._split_sample_weight(sample_weight)
         x = tf.cast(x, "float32")
         x_adv = self.trades_adversarial(x, self._logits(x, training=False))
         with tf.GradientTape() as tape:
@@ -161,6 +162,7 @@ class TRADESModel(AdversarialModel):
             loss = weighted_mean(per_example, sample_weight)
             scaled = self._scale_for_gradient(loss)
         self._apply(tape, scaled)
+        self._record_losses(index, per_example)
         batch = ops.cast(ops.shape(per_example)[0], "float32")
         return self._update_metrics(loss, batch, y, nat_logits, adv_logits)
 
