@@ -410,6 +410,21 @@ def test_with_mr_sample_weighter():
     assert np.corrcoef(losses, p)[0, 1] < 0
 
 
+def test_mr_default_loss_pass_uses_natural_cross_entropy():
+    if not hasattr(keras_mr, "MRSampleWeighter"):
+        pytest.skip("keras_mr.MRSampleWeighter not available on this branch")
+    x, y = _data(16)
+    model = _make("free", batch_size=8)
+    model.compile(optimizer=keras.optimizers.SGD(0.0))  # frozen parameters
+    weighter = keras_mr.MRSampleWeighter(eta=1.0)  # no per_example_loss_fn
+    ds = weighter.attach(x, y, batch_size=8, shuffle=False)
+    model.fit(ds, epochs=1, verbose=0, callbacks=[weighter])
+    log_p = np.log(np.asarray(weighter.weights, "float64"))
+    natural = _np(model.per_example_loss(x, y, adversarial=False))
+    centred = log_p + natural
+    np.testing.assert_allclose(centred - centred.mean(), 0, atol=1e-4)
+
+
 @pytest.mark.parametrize("kind", ["pgd", "trades"])
 def test_mr_train_losses_are_the_adversarial_step_losses(kind):
     """loss_source="train": MR gets the step's own adversarial losses."""
