@@ -255,7 +255,9 @@ class AdversarialModel(keras.Model):
         Divides by the number of replicas (Keras sums replica gradients) and
         applies the optimizer's loss scale (mixed precision).
         """
-        loss = keras.src.losses.loss.scale_loss_for_distribution(loss)
+        replicas = _tf().distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            loss = loss * ops.cast(1.0 / replicas, loss.dtype)
         if self.optimizer is not None:
             loss = self.optimizer.scale_loss(loss)
         return loss
