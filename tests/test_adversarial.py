@@ -287,6 +287,30 @@ def test_free_at_replays_and_ball():
     assert np.abs(d).max() <= 0.05 + 1e-6 and np.abs(d).max() > 0.04
 
 
+def test_free_at_sizes_perturbation_from_fit_data():
+    import tensorflow as tf
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = keras.layers.Dense(8, activation="tanh")
+            self.out = keras.layers.Dense(3)
+
+        def call(self, x, training=None):
+            return self.out(self.hidden(x))
+
+    x, y = _data(16)
+    for data in ((x, y), (tf.data.Dataset.from_tensor_slices((x, y))
+                          .batch(8),)):
+        model = keras_mr.FreeAdversarialModel(Net(), batch_size=8, eps=0.1)
+        assert model.perturbation is None
+        model.compile(optimizer="adam")
+        kw = {"batch_size": 8} if len(data) == 2 else {}
+        model.fit(*data, epochs=1, verbose=0, **kw)
+        assert tuple(model.perturbation.shape) == (8, DIM)
+        assert np.abs(_np(model.perturbation)).max() > 0
+
+
 def test_free_epochs():
     assert keras_mr.free_epochs(200, 4) == 50
     assert keras_mr.free_epochs(10, 4) == 3

@@ -61,7 +61,8 @@ class FreeAdversarialModel(AdversarialModel):
         seed: seed for PGD random starts in that pass.
         input_shape: full input shape ``(None, ...)``; needed only when the
             inner model was not built with ``keras.Input`` (otherwise read
-            from ``model.input_shape``).
+            from ``model.input_shape``) and ``fit`` gets neither arrays nor a
+            batched ``tf.data.Dataset`` (from which it is read).
         **kwargs: passed to ``keras.Model``.
 
     Example:
@@ -125,6 +126,21 @@ class FreeAdversarialModel(AdversarialModel):
         self._make_perturbation(tuple(input_shape))
         super().build(input_shape)
 
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.fit``; sizes the perturbation from the data first.
+
+        Only needed when the inner model has no known input shape (e.g. a
+        subclassed model): the shape is read from ``x`` (array/tensor) or
+        from a *batched* ``tf.data.Dataset``'s ``element_spec``.
+        """
+        if self.perturbation is None:
+            shape = _infer_input_shape(x)
+            if shape is not None:
+                _tf()
+                with self.distribute_strategy.scope():
+                    self._make_perturbation(shape)
+        return super().fit(x, y, *args, **kwargs)
+
     def reset_perturbation(self):
         """Sets the persistent perturbation to zero."""
         if self.perturbation is not None:
@@ -173,3 +189,25 @@ class FreeAdversarialModel(AdversarialModel):
             "eval_steps": self.attack_steps,
         })
         return config
+
+
+def _infer_input_shape(x):
+    """``(None, ...)`` input shape from fit's ``x``, or ``None``."""
+    shape = getattr(x, "shape", None)
+    if shape is not None and not hasattr(x, "element_spec"):
+        try:
+            return (None,) + tuple(int(d) for d in tuple(shape)[1:])
+        except (TypeError, ValueError):
+            return None
+    spec = getattr(x, "element_spec", None)
+    if isinstance(spec, (tuple, list)):
+        spec = spec[0]
+    spec_shape = getattr(spec, "shape", None)
+    if spec_shape is None or spec_shape.rank is None or spec_shape.rank < 2:
+        return None
+    if spec_shape[0] is not None:  # unbatched dataset: cannot tell
+        return None
+    dims = tuple(spec_shape)[1:]
+    if any(d is None for d in dims):
+        return None
+    return (None,) + tuple(int(d) for d in dims)
