@@ -150,6 +150,8 @@ def timing_table(x, y, args):
 
 def train(method, use_mr, x, y, args):
     model = make_model(method, args, seed=args.seed)
+    if method != "plain":
+        model.mr_loss = args.mr_loss
     epochs = args.epochs
     if method.startswith("free"):
         epochs = keras_mr.free_epochs(args.epochs, int(method[4:]
@@ -190,6 +192,9 @@ def main(argv=None):
     p.add_argument("--pgd-steps", type=int, default=7)
     p.add_argument("--trades-steps", type=int, default=10)
     p.add_argument("--eta", type=float, default=0.01, help="MR step size")
+    p.add_argument("--mr-loss", choices=["natural", "adversarial"],
+                   default="natural",
+                   help="losses of MR's pass for the Adv. model")
     p.add_argument("--eval-pgd-steps", type=int, default=10)
     p.add_argument("--timing-steps", type=int, default=20)
     p.add_argument("--timing-repeats", type=int, default=3)
@@ -230,7 +235,8 @@ def main(argv=None):
             print(f"  trained+evaluated {name} in "
                   f"{time.perf_counter() - t0:.0f}s", flush=True)
         print(f"\n## Robust accuracy (%), train eps={args.eps:.4f}, "
-              f"{args.epochs} natural-epoch budget, MR eta={args.eta}\n")
+              f"{args.epochs} natural-epoch budget, MR eta={args.eta}, "
+              f"MR loss pass for Adv.: {args.mr_loss}\n")
         print(keras_mr.format_robust_table(rows))
 
 

@@ -322,10 +322,10 @@ def test_free_epochs():
 # ------------------------------------------------- fit / logs / options
 @pytest.mark.parametrize("kind", ["pgd", "free", "trades"])
 def test_fit_logs_metrics_and_jit(kind):
-    x, y = _data(32)
+    x, y = _data(16)
     model = _make(kind)
     model.compile(optimizer="adam", jit_compile=True)
-    hist = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    hist = model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     for key in ("loss", "natural_loss", "natural_accuracy",
                 "adversarial_loss", "adversarial_accuracy"):
         assert key in hist.history and np.isfinite(hist.history[key]).all()
@@ -339,7 +339,7 @@ def test_fit_logs_metrics_and_jit(kind):
 def test_mixed_precision_fit():
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
-        x, y = _data(32)
+        x, y = _data(16)
         for kind in ("pgd", "free", "trades"):
             model = _make(kind)
             assert model.model.layers[0].compute_dtype == "float16"
