@@ -231,7 +231,7 @@ def main(argv=None):
             t0 = time.perf_counter()
             model = train(method, use_mr, x, y, args)
             rows[name] = keras_mr.robust_accuracy(
-                model, xt, yt, pgd_steps=args.eval_pgd_steps)
+                model, xt, yt, pgd_steps=args.eval_pgd_steps, seed=args.seed)
             print(f"  trained+evaluated {name} in "
                   f"{time.perf_counter() - t0:.0f}s", flush=True)
         print(f"\n## Robust accuracy (%), train eps={args.eps:.4f}, "

@@ -84,7 +84,7 @@ def _check_eps_list(eps):
 def robust_accuracy(model, x, y, eps=DEFAULT_EPS, attacks=("pgd", "fgsm"),
                     batch_size=256, pgd_steps=10, pgd_step_size=None,
                     pgd_random_start=True, clip_min=0.0, clip_max=1.0,
-                    max_examples=None, seed=0):
+                    max_examples=None, seed=None):
     """Accuracy on natural inputs and under cleverhans FGSM / PGD (L-inf).
 
     Args:
@@ -102,7 +102,9 @@ def robust_accuracy(model, x, y, eps=DEFAULT_EPS, attacks=("pgd", "fgsm"),
         clip_min: lower end of the valid input range (``None`` = open).
         clip_max: upper end of the valid input range (``None`` = open).
         max_examples: evaluate on the first ``max_examples`` only.
-        seed: TF seed for PGD's random start.
+        seed: if not ``None``, calls ``tf.random.set_seed(seed)`` first so
+            PGD's random start (cleverhans draws with TF's global seed) is
+            reproducible; note this resets TF's global random state.
 
     Returns:
         ``dict`` mapping column names to accuracies in ``[0, 1]``, in the
@@ -144,7 +146,8 @@ def robust_accuracy(model, x, y, eps=DEFAULT_EPS, attacks=("pgd", "fgsm"),
     def model_fn(inp):
         return tf.cast(model(inp, training=False), tf.float32)
 
-    tf.random.set_seed(seed)
+    if seed is not None:
+        tf.random.set_seed(seed)
 
     @tf.function(reduce_retracing=True)
     def correct(xb, yb):
