@@ -349,8 +349,6 @@ class MetaWeightNet(keras.Model):
     # -- training step --------------------------------------------------------
 
     def train_step(self, data):
-        import tensorflow as tf
-
         from keras_mr.indexed_data import is_packed_weight
         from keras_mr.indexed_data import split_packed_weight
 
@@ -369,6 +367,46 @@ class MetaWeightNet(keras.Model):
             sample_weight, _ = split_packed_weight(sample_weight)
         else:
             packed = None
+
+        # Steps 1-2: virtual step and meta gradient.
+        terms = self._virtual_and_meta(x, y, sample_weight, x_meta, y_meta)
+        tvars = self.weighting_network.trainable_variables
+        self.meta_optimizer.apply_gradients(zip(terms["meta_grads"], tvars))
+
+        # Step 3: real step with the updated weighting network, reusing the
+        # recorded forward pass (the losses are those at w_t).
+        tape, losses, all_sum = terms["tape"], terms["losses"], terms["all_sum"]
+        batch, reg = terms["batch"], terms["reg"]
+        cvars = self.classifier.trainable_variables
+        v_new = self.net_weights(losses, training=False)
+        c_new = ops.stop_gradient(self._coefficients(v_new, sample_weight, batch, all_sum))
+        with tape:
+            loss = ops.sum(c_new * losses) / batch + reg
+            scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, cvars)
+        del tape
+        self.optimizer.apply_gradients(zip(grads, cvars))
+
+        y_pred = terms["y_pred"]
+        if packed is not None:
+            self.compute_loss(x=x, y=y, y_pred=ops.stop_gradient(y_pred), sample_weight=packed)
+        self.loss_tracker.update_state(all_sum(loss))
+        self.meta_loss_tracker.update_state(all_sum(terms["meta_loss"]))
+        self.weight_tracker.update_state(all_sum(ops.sum(v_new)) / batch)
+        compiled = getattr(self, "_compile_metrics", None)
+        if compiled is not None:
+            compiled.update_state(y, y_pred)
+        return self.get_metrics_result()
+
+    def _virtual_and_meta(self, x, y, sample_weight, x_meta, y_meta):
+        """Steps 1 and 2: virtual step and meta gradient (TensorFlow backend).
+
+        Returns a dict with the persistent ``tape`` that recorded the training
+        forward pass (reused by the real step), ``losses``, ``y_pred``, the
+        global ``batch`` size, ``reg``, ``meta_loss``, ``meta_grads`` and the
+        ``all_sum`` reducer.
+        """
+        import tensorflow as tf
 
         strategy = tf.distribute.get_strategy()
         replicas = strategy.num_replicas_in_sync
@@ -403,28 +441,30 @@ class MetaWeightNet(keras.Model):
             meta_batch = all_sum(ops.cast(ops.shape(meta_losses)[0], meta_losses.dtype))
             meta_loss = ops.sum(meta_losses) / meta_batch
         meta_grads = meta_tape.gradient(meta_loss, tvars)
-        self.meta_optimizer.apply_gradients(zip(meta_grads, tvars))
+        return {
+            "tape": tape, "losses": losses, "y_pred": y_pred, "batch": batch, "reg": reg,
+            "meta_loss": meta_loss, "meta_grads": meta_grads, "all_sum": all_sum,
+        }
 
-        # Real step with the updated weighting network, reusing the recorded
-        # forward pass (the losses are those at w_t).
-        v_new = self.net_weights(losses, training=False)
-        c_new = ops.stop_gradient(self._coefficients(v_new, sample_weight, batch, all_sum))
-        with tape:
-            loss = ops.sum(c_new * losses) / batch + reg
-            scaled = self.optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, cvars)
-        del tape
-        self.optimizer.apply_gradients(zip(grads, cvars))
+    def meta_gradients(self, x, y, x_meta, y_meta, sample_weight=None):
+        """Meta loss at ``w_hat`` and its gradient w.r.t. the weighting network.
 
-        if packed is not None:
-            self.compute_loss(x=x, y=y, y_pred=ops.stop_gradient(y_pred), sample_weight=packed)
-        self.loss_tracker.update_state(all_sum(loss))
-        self.meta_loss_tracker.update_state(all_sum(meta_loss))
-        self.weight_tracker.update_state(all_sum(ops.sum(v_new)) / batch)
-        compiled = getattr(self, "_compile_metrics", None)
-        if compiled is not None:
-            compiled.update_state(y, y_pred)
-        return self.get_metrics_result()
+        Runs steps 1-2 of :meth:`train_step` without applying anything (the
+        classifier's batch-norm statistics may be updated by its training-mode
+        forward pass).  Useful for checks and research.
+
+        Args:
+            x, y: training batch.
+            x_meta, y_meta: meta batch.
+            sample_weight: optional MR / user weights of the training batch.
+
+        Returns:
+            ``(meta_loss, grads)``: scalar and list aligned with
+            ``weighting_network.trainable_variables``.
+        """
+        terms = self._virtual_and_meta(x, y, sample_weight, x_meta, y_meta)
+        del terms["tape"]
+        return terms["meta_loss"], terms["meta_grads"]
 
     def _coefficients(self, v, sample_weight, batch, all_sum):
         if self.normalize == "none":
