@@ -293,6 +293,9 @@ class MetaWeightNet(keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.meta_loss_tracker = keras.metrics.Mean(name="meta_loss")
         self.weight_tracker = keras.metrics.Mean(name="mean_weight")
+        # Build the meta optimizer now (inside the strategy scope when there
+        # is one), so that its slots exist before tracing and are saved.
+        self.meta_optimizer.build(self.weighting_network.trainable_variables)
         self.built = True
 
     # -- Keras plumbing -----------------------------------------------------
@@ -301,10 +304,6 @@ class MetaWeightNet(keras.Model):
         if isinstance(inputs, dict) and META_X in inputs:
             inputs = inputs[TRAIN_X]
         return self.classifier(inputs, training=training)
-
-    def compile(self, *args, **kwargs):
-        super().compile(*args, **kwargs)
-        self.meta_optimizer.build(self.weighting_network.trainable_variables)
 
     @property
     def metrics(self):

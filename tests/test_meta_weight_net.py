@@ -414,25 +414,47 @@ def test_clean_meta_learns_decreasing_weights_and_downweights_flipped():
 @pytest.mark.tf_only
 @pytest.mark.slow
 def test_rmnw_beats_plain_training_on_noisy_blobs():
+    # 40% flipped labels, an over-parameterised MLP that memorises the noise
+    # when trained plainly; RMNW-Net (noisy meta set, MAE meta loss) resists.
     import tensorflow as tf
 
-    seed = 1
-    model, split, flipped, _ = _noisy_blobs_fit("mae", clean_meta=False, epochs=12, seed=seed)
-    x_test, y_test = make_blobs(n=600, n_classes=3, dim=4, sep=2.0, seed=seed)
-    x_test, y_test = x_test[:], y_test[:]
-    rng = np.random.default_rng(99)
-    x_test = x_test + 0.0 * rng.normal(size=x_test.shape)
-    plain = make_classifier(4, 3, seed=seed)
-    plain.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    seed, n, dim, epochs = 0, 400, 10, 30
+    x_all, y_all = make_blobs(n=2 * n, n_classes=3, dim=dim, sep=1.0, seed=seed)
+    x, y, x_test, y_test = x_all[:n], y_all[:n], x_all[n:], y_all[n:]
+    y_noisy, flipped = flip_labels(y, 3, 0.4, seed=seed)
+    split = meta_data.split_meta_set(x, y_noisy, per_class=20, seed=seed)
+    flipped = flipped[split.train_indices]
     train = tf.data.Dataset.from_tensor_slices((split.x_train, split.y_train))
-    plain.fit(train.shuffle(len(split.y_train), seed=seed).batch(50), epochs=12, verbose=0)
+    train = train.shuffle(n, seed=seed).batch(32)
+
+    def mlp():
+        keras.utils.set_random_seed(seed)
+        return keras.Sequential([
+            keras.Input((dim,)),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(3),
+        ])
+
+    def compile_args():
+        return dict(
+        optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        )
+
+    plain = mlp()
+    plain.compile(**compile_args())
+    plain.fit(train, epochs=epochs, verbose=0)
+    model = MetaWeightNet(mlp(), meta_loss="mae")
+    model.compile(**compile_args())
+    meta = meta_data.meta_dataset(split.x_meta, split.y_meta, batch_size=60, seed=seed)
+    model.fit(meta_data.with_meta_batches(train, meta), epochs=epochs, verbose=0)
     acc_rmnw = model.evaluate(x_test, y_test, verbose=0, return_dict=True)["accuracy"]
     acc_plain = plain.evaluate(x_test, y_test, verbose=0, return_dict=True)["accuracy"]
     weights = model.example_weights(split.x_train, split.y_train)
-    assert auc(weights, ~flipped) > 0.8
-    assert acc_rmnw >= acc_plain - 0.01
+    assert acc_rmnw > acc_plain + 0.05, (acc_rmnw, acc_plain)
+    assert auc(weights, ~flipped) > 0.75
 
 
 @pytest.mark.tf_only
