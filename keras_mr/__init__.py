@@ -25,6 +25,14 @@ from keras_mr.weight_stats import weight_statistics  # noqa: F401
 
 # Meta-weighting (issue 5)
 # -- issue 5 exports go here --
+from keras_mr.meta_data import balanced_meta_indices  # noqa: F401
+from keras_mr.meta_data import meta_dataset  # noqa: F401
+from keras_mr.meta_data import split_meta_set  # noqa: F401
+from keras_mr.meta_data import with_meta_batches  # noqa: F401
+from keras_mr.meta_weight_net import MetaWeightNet  # noqa: F401
+from keras_mr.meta_weight_net import MetaWeightNetModel  # noqa: F401
+from keras_mr.meta_weight_net import build_weighting_network  # noqa: F401
+from keras_mr.meta_weight_net import mae_probability_loss  # noqa: F401
 
 # Constrained reweighting (issue 6)
 # -- issue 6 exports go here --

@@ -438,9 +438,9 @@ def test_rmnw_beats_plain_training_on_noisy_blobs():
 
     def compile_args():
         return dict(
-        optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
+            optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
         )
 
     plain = mlp()
