@@ -478,22 +478,37 @@ def test_jit_compile_matches_graph_mode():
 
 
 @pytest.mark.tf_only
-def test_with_mr_sample_weighter_end_to_end():
+@pytest.mark.parametrize("loss_source", ["eval", "train"])
+def test_with_mr_sample_weighter_end_to_end(loss_source):
+    # Also covers a classifier with batch norm, dropout and softmax outputs
+    # (stateless_call with non-trainable state, from_logits=False).
     import keras_mr
 
     x, y = make_blobs(n=120, n_classes=3, dim=3, seed=11)
     y_noisy, _ = flip_labels(y, 3, 0.3, seed=11)
     split = meta_data.split_meta_set(x, y_noisy, per_class=5, seed=0)
-    model = make_model()
-    weighter = keras_mr.MRSampleWeighter(eta=0.5)
+    clf = keras.Sequential([
+        keras.Input((3,)),
+        keras.layers.Dense(16),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.Dropout(0.2),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    model = MetaWeightNet(clf, meta_loss="mae")
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    weighter = keras_mr.MRSampleWeighter(eta=0.5, loss_source=loss_source)
     train = weighter.attach(split.x_train, split.y_train, batch_size=20, seed=0)
     ds = meta_data.with_meta_batches(train, meta_data.meta_dataset(split.x_meta, split.y_meta, 15))
+    bn_before = clf.layers[1].moving_mean.numpy().copy()
     history = model.fit(ds, epochs=2, verbose=0, callbacks=[weighter])
     assert len(history.history["loss"]) == 2
+    assert np.all(np.isfinite(history.history["meta_loss"]))
+    assert not np.allclose(clf.layers[1].moving_mean.numpy(), bn_before)
     p = weighter.weights
     assert p.shape == (len(split.y_train),)
     np.testing.assert_allclose(p.sum(), 1.0, rtol=1e-5)
-    assert p.std() > 0  # MR reweighted the examples
+    assert p.std() > 0  # MR reweighted the examples from the recorded losses
 
 
 def test_config_round_trip_and_save_load(tmp_path):
