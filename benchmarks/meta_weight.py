@@ -88,6 +88,9 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--decay-at", default="",
+                        help="comma-separated fractions of training where the learning rate is "
+                             "divided by 10 (the papers use step decay), e.g. 0.6,0.8")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timing-steps", type=int, default=40)
     parser.add_argument("--skip-accuracy", action="store_true")
@@ -129,9 +132,19 @@ def main(argv=None):
             keras.layers.Dense(k),
         ])
 
+    steps_per_epoch = (len(split.y_train) // args.batch_size)
+    fractions = [float(f) for f in args.decay_at.split(",") if f.strip()]
+
+    def learning_rate():
+        if not fractions:
+            return args.lr
+        bounds = [int(f * args.epochs) * steps_per_epoch for f in fractions]
+        values = [args.lr / 10**i for i in range(len(bounds) + 1)]
+        return keras.optimizers.schedules.PiecewiseConstantDecay(bounds, values)
+
     def compile_model(model):
         model.compile(
-            optimizer=keras.optimizers.SGD(args.lr, momentum=0.9),
+            optimizer=keras.optimizers.SGD(learning_rate(), momentum=0.9),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
@@ -150,7 +163,8 @@ def main(argv=None):
     print(f"data: {source}, N_train={len(split.y_train)}, meta={len(split.y_meta)} "
           f"({args.meta_per_class}/class, held out), uniform noise {args.noise:.0%} "
           f"(actual corrupted fraction {noisy_train.mean():.3f}), MLP {dim}-{args.hidden}-"
-          f"{args.hidden}-{k}, batch {args.batch_size}, SGD lr {args.lr} momentum 0.9")
+          f"{args.hidden}-{k}, batch {args.batch_size}, SGD lr {args.lr} momentum 0.9"
+          + (f", lr / 10 at {fractions} of training" if fractions else ""))
 
     # -- 1. step-time ratio ---------------------------------------------------
     steps = args.timing_steps

@@ -303,15 +303,17 @@ def _state(model):
 
 
 @pytest.mark.tf_only
-def test_real_step_uses_updated_weights_times_mr_weights():
-    # Step 3: w_{t+1} = w_t - lr * grad sum_i v_i m_i l_i / sum_i v_i m_i, with
-    # v from the *updated* weighting network and l at w_t.
+@pytest.mark.parametrize("normalize", ["sum", "none"])
+def test_real_step_uses_updated_weights_times_mr_weights(normalize):
+    # Step 3: w_{t+1} = w_t - lr * grad sum_i v_i m_i l_i / sum_i v_i m_i
+    # ("sum"; "none": / B instead), with v from the *updated* weighting
+    # network and l at w_t.
     import tensorflow as tf
 
     x, y = make_blobs(n=10, n_classes=3, dim=3, seed=5)
     xm, ym = make_blobs(n=6, n_classes=3, dim=3, seed=6)
     m = np.array([2, 0, 1, 1, 3, 0.5, 1, 1, 0, 1], dtype="float32")
-    model = make_model(lr=0.3)
+    model = make_model(lr=0.3, normalize=normalize)
     w0 = [v.numpy().copy() for v in model.classifier.trainable_variables]
     model.train_step(_batch(x, y, xm, ym, m))
     clf, wnet = model.classifier, model.weighting_network
@@ -321,10 +323,11 @@ def test_real_step_uses_updated_weights_times_mr_weights():
     with tf.GradientTape() as tape:
         losses = ce(y, clf(x))
         v = tf.reshape(wnet(tf.reshape(tf.stop_gradient(losses), (-1, 1))), (-1,)) * m
-        loss = tf.reduce_sum(v * losses) / tf.reduce_sum(v)
+        norm = tf.reduce_sum(v) if normalize == "sum" else float(len(y))
+        loss = tf.reduce_sum(v * losses) / norm
     grads = tape.gradient(loss, clf.trainable_variables)
     expected = flat([w - 0.3 * g for w, g in zip(w0, grads)])
-    model2 = make_model(lr=0.3)
+    model2 = make_model(lr=0.3, normalize=normalize)
     model2.train_step(_batch(x, y, xm, ym, m))
     np.testing.assert_allclose(flat(model2.classifier.trainable_variables), expected,
                                rtol=1e-5, atol=1e-6)
