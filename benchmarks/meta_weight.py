@@ -22,9 +22,15 @@ is a per-class balanced sample (``--meta-per-class``) drawn from the noisy
 training labels and held out from training; MW-Net* uses the same examples
 with their true labels.
 
-Example (about 6 minutes on 2 CPU cores)::
+The learning rate is divided by 10 at 60% and 80% of training by default
+(``--decay-at``; the papers use step decay).  AUC is reported at the last
+epoch and at the best epoch (the paper's Table 3 lists the best AUC seen
+during training); for the MR row also the AUC of the combined weight
+``W(l_i) * p_i``.
 
-    python benchmarks/meta_weight.py --n-train 6000 --epochs 15
+Example (about 5 minutes per seed on 2 busy CPU cores)::
+
+    python benchmarks/meta_weight.py --n-train 6000 --epochs 20 --with-mr --seeds 0,1,2
 """
 
 import argparse
@@ -78,62 +84,33 @@ def auc(scores, positives):
     return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-train", type=int, default=6000)
-    parser.add_argument("--n-test", type=int, default=5000)
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--noise", type=float, default=0.4)
-    parser.add_argument("--meta-per-class", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=0.05)
-    parser.add_argument("--decay-at", default="",
-                        help="comma-separated fractions of training where the learning rate is "
-                             "divided by 10 (the papers use step decay), e.g. 0.6,0.8")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--timing-steps", type=int, default=40)
-    parser.add_argument("--skip-accuracy", action="store_true")
-    parser.add_argument("--with-mr", action="store_true", help="add an RMNW-Net + MR row")
-    parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
-    args = parser.parse_args(argv)
-
-    import keras
-    import tensorflow as tf
-
-    import keras_mr
-    from keras_mr import meta_data
-    from keras_mr.meta_weight_net import MetaWeightNet
-
+def build_setup(args, seed, keras, tf, meta_data):
+    """Data subset, noise, meta split and model/dataset factories for one seed."""
     if os.path.exists(os.path.join(args.data_dir, "train-images-idx3-ubyte.gz")):
         (x_all, y_all), (x_test, y_test) = load_fashion_mnist(args.data_dir)
         source = "Fashion-MNIST"
     else:
-        (x_all, y_all), (x_test, y_test) = synthetic(args.n_train, args.n_test, args.seed)
+        (x_all, y_all), (x_test, y_test) = synthetic(args.n_train, args.n_test, 0)
         source = "synthetic blobs (Fashion-MNIST files not found)"
     k = 10
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(seed)
     sub = rng.choice(len(y_all), size=min(args.n_train, len(y_all)), replace=False)
     x, y = x_all[sub], y_all[sub]
     x_test, y_test = x_test[: args.n_test], y_test[: args.n_test]
-    y_noisy, corrupted = uniform_noise(y, k, args.noise, args.seed)
-    split = meta_data.split_meta_set(x, y_noisy, per_class=args.meta_per_class, seed=args.seed)
-    y_clean_train = y[split.train_indices]
-    noisy_train = corrupted[split.train_indices]
-    y_meta_clean = y[split.meta_indices]
+    y_noisy, corrupted = uniform_noise(y, k, args.noise, seed)
+    split = meta_data.split_meta_set(x, y_noisy, per_class=args.meta_per_class, seed=seed)
     dim = x.shape[1]
+    steps_per_epoch = len(split.y_train) // args.batch_size
+    fractions = [float(f) for f in args.decay_at.split(",") if f.strip()]
 
     def classifier():
-        keras.utils.set_random_seed(args.seed)
+        keras.utils.set_random_seed(seed)
         return keras.Sequential([
             keras.Input((dim,)),
             keras.layers.Dense(args.hidden, activation="relu"),
             keras.layers.Dense(args.hidden, activation="relu"),
             keras.layers.Dense(k),
         ])
-
-    steps_per_epoch = (len(split.y_train) // args.batch_size)
-    fractions = [float(f) for f in args.decay_at.split(",") if f.strip()]
 
     def learning_rate():
         if not fractions:
@@ -150,106 +127,177 @@ def main(argv=None):
         )
         return model
 
-    def train_ds(seed_offset=0):
+    def train_ds():
         ds = tf.data.Dataset.from_tensor_slices((split.x_train, split.y_train))
-        return ds.shuffle(len(split.y_train), seed=args.seed + seed_offset).batch(
+        return ds.shuffle(len(split.y_train), seed=seed).batch(
             args.batch_size, drop_remainder=True
         ).prefetch(2)
 
     def meta_ds(y_meta):
-        return meta_data.meta_dataset(split.x_meta, y_meta, batch_size=args.batch_size,
-                                      seed=args.seed)
+        return meta_data.meta_dataset(split.x_meta, y_meta, batch_size=args.batch_size, seed=seed)
 
-    print(f"data: {source}, N_train={len(split.y_train)}, meta={len(split.y_meta)} "
-          f"({args.meta_per_class}/class, held out), uniform noise {args.noise:.0%} "
-          f"(actual corrupted fraction {noisy_train.mean():.3f}), MLP {dim}-{args.hidden}-"
-          f"{args.hidden}-{k}, batch {args.batch_size}, SGD lr {args.lr} momentum 0.9"
-          + (f", lr / 10 at {fractions} of training" if fractions else ""))
+    description = (
+        f"data: {source}, N_train={len(split.y_train)}, meta={len(split.y_meta)} "
+        f"({args.meta_per_class}/class, held out), uniform noise {args.noise:.0%} "
+        f"(corrupted fraction {corrupted[split.train_indices].mean():.3f}), MLP {dim}-"
+        f"{args.hidden}-{args.hidden}-{k}, batch {args.batch_size} (meta batch too), "
+        f"SGD lr {args.lr} momentum 0.9"
+        + (f", lr / 10 at {fractions} of training" if fractions else "")
+    )
+    return dict(
+        split=split, x_test=x_test, y_test=y_test, noisy_train=corrupted[split.train_indices],
+        y_meta_clean=y[split.meta_indices], classifier=classifier, compile_model=compile_model,
+        train_ds=train_ds, meta_ds=meta_ds, description=description,
+    )
 
-    # -- 1. step-time ratio ---------------------------------------------------
+
+def time_steps(args, setup, keras, meta_data, MetaWeightNet):
+    split = setup["split"]
     steps = args.timing_steps
-    plain = compile_model(classifier())
-    mwn = compile_model(MetaWeightNet(classifier(), meta_loss="mae"))
-    plain_data = train_ds().repeat()
-    meta_data_ds = meta_data.with_meta_batches(train_ds().repeat(), meta_ds(split.y_meta))
+    plain = setup["compile_model"](setup["classifier"]())
+    mwn = setup["compile_model"](MetaWeightNet(setup["classifier"](), meta_loss="mae"))
+    plain_data = setup["train_ds"]().repeat()
+    meta_batches = meta_data.with_meta_batches(
+        setup["train_ds"]().repeat(), setup["meta_ds"](split.y_meta)
+    )
     plain.fit(plain_data, steps_per_epoch=5, epochs=1, verbose=0)  # trace + warm up
-    mwn.fit(meta_data_ds, steps_per_epoch=5, epochs=1, verbose=0)
+    mwn.fit(meta_batches, steps_per_epoch=5, epochs=1, verbose=0)
     times = {"plain": [], "meta": []}
-    for _ in range(3):  # interleave to share machine-load fluctuations
-        for name, model, ds in (("plain", plain, plain_data), ("meta", mwn, meta_data_ds)):
+    for _ in range(3):  # interleaved, so both share the machine's load swings
+        for name, model, ds in (("plain", plain, plain_data), ("meta", mwn, meta_batches)):
             start = time.perf_counter()
             model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
             times[name].append((time.perf_counter() - start) / steps)
     t_plain, t_meta = min(times["plain"]), min(times["meta"])
-    print("\nStep time (best of 3 runs of", steps, "steps, same process)")
+    print(f"\nStep time (best of 3 interleaved runs of {steps} steps, same process)")
     print("| step | ms/step | ratio to plain |")
     print("| --- | --- | --- |")
     print(f"| plain fit step | {1e3 * t_plain:.2f} | 1.00 |")
     print(f"| MetaWeightNet step (virtual + meta + real) | {1e3 * t_meta:.2f} | "
-          f"{t_meta / t_plain:.2f} |")
-    if args.skip_accuracy:
-        return
+          f"{t_meta / t_plain:.2f} |", flush=True)
 
-    # -- 2. accuracy / AUC table ------------------------------------------------
-    class AUCTracker(keras.callbacks.Callback):
-        def __init__(self):
+
+def run_methods(args, setup, keras, keras_mr, meta_data, MetaWeightNet):
+    """Trains every method once; returns {name: (accs per epoch, aucs, aucs_combined)}."""
+    split, noisy_train = setup["split"], setup["noisy_train"]
+    x_test, y_test = setup["x_test"], setup["y_test"]
+
+    class Tracker(keras.callbacks.Callback):
+        def __init__(self, weighter=None, track_auc=True):
             super().__init__()
-            self.aucs, self.accs = [], []
+            self.weighter, self.track_auc = weighter, track_auc
+            self.accs, self.aucs, self.aucs_combined = [], [], []
 
         def on_epoch_end(self, epoch, logs=None):
+            self.accs.append(self.model.evaluate(x_test, y_test, batch_size=1000, verbose=0,
+                                                 return_dict=True)["accuracy"])
+            if not self.track_auc:
+                return
             w = self.model.example_weights(split.x_train, split.y_train, batch_size=1000)
             self.aucs.append(auc(w, ~noisy_train))
-            self.accs.append(self.model.evaluate(x_test, y_test, batch_size=1000, verbose=0,
-                                                 return_dict=True)["accuracy"])
+            if self.weighter is not None:
+                self.aucs_combined.append(auc(w * self.weighter.weights, ~noisy_train))
 
-    class AccTracker(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.accs = []
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.accs.append(self.model.evaluate(x_test, y_test, batch_size=1000, verbose=0,
-                                                 return_dict=True)["accuracy"])
-
-    rows = []
-    start = time.perf_counter()
-    model = compile_model(classifier())
-    tracker = AccTracker()
-    model.fit(train_ds(), epochs=args.epochs, verbose=0, callbacks=[tracker])
-    rows.append(("plain (CE)", "-", tracker.accs, None, time.perf_counter() - start))
+    results = {}
+    model = setup["compile_model"](setup["classifier"]())
+    tracker = Tracker(track_auc=False)
+    model.fit(setup["train_ds"](), epochs=args.epochs, verbose=0, callbacks=[tracker])
+    results["plain (CE)"] = tracker
 
     variants = [
-        ("MW-Net* (clean meta, CE)", "ce", y_meta_clean, False),
+        ("MW-Net* (clean meta, CE)", "ce", setup["y_meta_clean"], False),
         ("MNW-Net (noisy meta, CE)", "ce", split.y_meta, False),
         ("RMNW-Net (noisy meta, MAE)", "mae", split.y_meta, False),
     ]
     if args.with_mr:
-        variants.append(("RMNW-Net + MR (eta=0.1)", "mae", split.y_meta, True))
+        variants.append((f"RMNW-Net + MR (eta={args.mr_eta})", "mae", split.y_meta, True))
     for name, meta_loss, y_meta, with_mr in variants:
-        start = time.perf_counter()
-        model = compile_model(MetaWeightNet(classifier(), meta_loss=meta_loss))
-        tracker = AUCTracker()
-        callbacks = [tracker]
+        model = setup["compile_model"](MetaWeightNet(setup["classifier"](), meta_loss=meta_loss))
+        callbacks = []
+        weighter = None
         if with_mr:
-            weighter = keras_mr.MRSampleWeighter(eta=0.1)
+            weighter = keras_mr.MRSampleWeighter(eta=args.mr_eta)
             base = weighter.attach(split.x_train, split.y_train, batch_size=args.batch_size,
-                                   seed=args.seed)
-            callbacks.insert(0, weighter)
+                                   seed=0)
+            callbacks.append(weighter)
         else:
-            base = train_ds()
-        ds = meta_data.with_meta_batches(base, meta_ds(y_meta))
+            base = setup["train_ds"]()
+        tracker = Tracker(weighter)
+        callbacks.append(tracker)  # after the weighter: sees this epoch's MR weights
+        ds = meta_data.with_meta_batches(base, setup["meta_ds"](y_meta))
         model.fit(ds, epochs=args.epochs, verbose=0, callbacks=callbacks)
-        rows.append((name, meta_loss, tracker.accs, tracker.aucs, time.perf_counter() - start))
+        results[name] = tracker
+        print(f"  done: {name}", flush=True)
+    return results
 
-    print(f"\nTest accuracy and noisy-sample detection AUC after {args.epochs} epochs "
-          f"(seed {args.seed})")
-    print("| method | meta loss | final acc | best-epoch acc | final AUC | best AUC | time (s) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for name, meta_loss, accs, aucs, seconds in rows:
-        auc_final = f"{aucs[-1]:.4f}" if aucs else "-"
-        auc_best = f"{max(aucs):.4f}" if aucs else "-"
-        print(f"| {name} | {meta_loss} | {accs[-1]:.4f} | {max(accs):.4f} | {auc_final} | "
-              f"{auc_best} | {seconds:.0f} |")
+
+def fmt(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-train", type=int, default=6000)
+    parser.add_argument("--n-test", type=int, default=5000)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--noise", type=float, default=0.4)
+    parser.add_argument("--meta-per-class", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--decay-at", default="0.6,0.8",
+                        help="comma-separated fractions of training where the learning rate is "
+                             "divided by 10 (the papers use step decay); '' for constant")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds (data subset, noise, "
+                        "meta split, initialisation)")
+    parser.add_argument("--timing-steps", type=int, default=40)
+    parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument("--with-mr", action="store_true", help="add an RMNW-Net + MR row")
+    parser.add_argument("--mr-eta", type=float, default=0.1)
+    parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
+    args = parser.parse_args(argv)
+
+    import keras
+    import tensorflow as tf
+
+    import keras_mr
+    from keras_mr import meta_data
+    from keras_mr.meta_weight_net import MetaWeightNet
+
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    first = build_setup(args, seeds[0], keras, tf, meta_data)
+    print(first["description"], flush=True)
+    if not args.skip_timing:
+        time_steps(args, first, keras, meta_data, MetaWeightNet)
+    if args.skip_accuracy:
+        return
+
+    per_seed = []
+    for seed in seeds:
+        setup = first if seed == seeds[0] else build_setup(args, seed, keras, tf, meta_data)
+        print(f"seed {seed}:", flush=True)
+        per_seed.append(run_methods(args, setup, keras, keras_mr, meta_data, MetaWeightNet))
+
+    print(f"\nTest accuracy and noisy-sample detection AUC after {args.epochs} epochs, "
+          f"seeds {seeds} (mean ± std)")
+    print("| method | final acc | best-epoch acc | final AUC | best-epoch AUC | "
+          "final AUC of W x MR |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name in per_seed[0]:
+        trackers = [r[name] for r in per_seed]
+        print(
+            f"| {name} | {fmt([t.accs[-1] for t in trackers])} "
+            f"| {fmt([max(t.accs) for t in trackers])} "
+            f"| {fmt([t.aucs[-1] if t.aucs else None for t in trackers])} "
+            f"| {fmt([max(t.aucs) if t.aucs else None for t in trackers])} "
+            f"| {fmt([t.aucs_combined[-1] if t.aucs_combined else None for t in trackers])} |"
+        )
 
 
 if __name__ == "__main__":
