@@ -354,8 +354,8 @@ class MetaWeightNet(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if not (isinstance(x, dict) and META_X in x and META_Y in x):
             raise ValueError(
-                "MetaWeightNet.fit needs a meta batch with every training batch. Build the training "
-                "dataset with keras_mr.meta_data.with_meta_batches(train_ds, "
+                "MetaWeightNet.fit needs a meta batch with every training batch. Build the "
+                "training dataset with keras_mr.meta_data.with_meta_batches(train_ds, "
                 "keras_mr.meta_data.meta_dataset(x_meta, y_meta, batch_size=...))."
             )
         x_meta, y_meta, x = x[META_X], x[META_Y], x[TRAIN_X]
@@ -405,6 +405,13 @@ class MetaWeightNet(keras.Model):
         global ``batch`` size, ``reg``, ``meta_loss``, ``meta_grads`` and the
         ``all_sum`` reducer.
         """
+        if keras.backend.backend() != "tensorflow":
+            raise ValueError(
+                "MetaWeightNet's training step uses tf.GradientTape and needs the TensorFlow "
+                f"backend (KERAS_BACKEND=tensorflow); the current backend is "
+                f"{keras.backend.backend()!r}. Inference, evaluation and example_weights() work "
+                "on every backend."
+            )
         import tensorflow as tf
 
         strategy = tf.distribute.get_strategy()
