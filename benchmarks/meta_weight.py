@@ -124,6 +124,7 @@ def build_setup(args, seed, keras, tf, meta_data):
             optimizer=keras.optimizers.SGD(learning_rate(), momentum=0.9),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
+            jit_compile=args.jit_compile,
         )
         return model
 
@@ -141,7 +142,7 @@ def build_setup(args, seed, keras, tf, meta_data):
         f"({args.meta_per_class}/class, held out), uniform noise {args.noise:.0%} "
         f"(corrupted fraction {corrupted[split.train_indices].mean():.3f}), MLP {dim}-"
         f"{args.hidden}-{args.hidden}-{k}, batch {args.batch_size} (meta batch too), "
-        f"SGD lr {args.lr} momentum 0.9"
+        f"SGD lr {args.lr} momentum 0.9, jit_compile={args.jit_compile}"
         + (f", lr / 10 at {fractions} of training" if fractions else "")
     )
     return dict(
@@ -259,6 +260,7 @@ def main(argv=None):
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--with-mr", action="store_true", help="add an RMNW-Net + MR row")
+    parser.add_argument("--jit-compile", action="store_true", help="compile with XLA")
     parser.add_argument("--mr-eta", type=float, default=0.1)
     parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     args = parser.parse_args(argv)
