@@ -163,19 +163,25 @@ def time_steps(args, setup, keras, meta_data, MetaWeightNet):
     )
     plain.fit(plain_data, steps_per_epoch=5, epochs=1, verbose=0)  # trace + warm up
     mwn.fit(meta_batches, steps_per_epoch=5, epochs=1, verbose=0)
-    times = {"plain": [], "meta": []}
-    for _ in range(3):  # interleaved, so both share the machine's load swings
+    wall = {"plain": [], "meta": []}
+    cpu = {"plain": [], "meta": []}
+    for _ in range(args.timing_repeats):  # interleaved: both share the machine's load swings
         for name, model, ds in (("plain", plain, plain_data), ("meta", mwn, meta_batches)):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
-            times[name].append((time.perf_counter() - start) / steps)
-    t_plain, t_meta = min(times["plain"]), min(times["meta"])
-    print(f"\nStep time (best of 3 interleaved runs of {steps} steps, same process)")
-    print("| step | ms/step | ratio to plain |")
-    print("| --- | --- | --- |")
-    print(f"| plain fit step | {1e3 * t_plain:.2f} | 1.00 |")
-    print(f"| MetaWeightNet step (virtual + meta + real) | {1e3 * t_meta:.2f} | "
-          f"{t_meta / t_plain:.2f} |", flush=True)
+            wall[name].append((time.perf_counter() - start) / steps)
+            cpu[name].append((time.process_time() - start_cpu) / steps)
+    print(f"\nStep time (median of {args.timing_repeats} interleaved runs of {steps} steps, same "
+          "process; CPU time = all threads of this process, robust to other load)")
+    print("| step | wall ms/step | CPU ms/step | wall ratio | CPU-time ratio |")
+    print("| --- | --- | --- | --- | --- |")
+    med = {k: float(np.median(v)) for k, v in wall.items()}
+    med_cpu = {k: float(np.median(v)) for k, v in cpu.items()}
+    print(f"| plain fit step | {1e3 * med['plain']:.2f} | {1e3 * med_cpu['plain']:.2f} "
+          "| 1.00 | 1.00 |")
+    print(f"| MetaWeightNet step (virtual + meta + real) | {1e3 * med['meta']:.2f} | "
+          f"{1e3 * med_cpu['meta']:.2f} | {med['meta'] / med['plain']:.2f} | "
+          f"{med_cpu['meta'] / med_cpu['plain']:.2f} |", flush=True)
 
 
 def run_methods(args, setup, keras, keras_mr, meta_data, MetaWeightNet):
@@ -257,6 +263,7 @@ def main(argv=None):
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (data subset, noise, "
                         "meta split, initialisation)")
     parser.add_argument("--timing-steps", type=int, default=40)
+    parser.add_argument("--timing-repeats", type=int, default=5)
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--with-mr", action="store_true", help="add an RMNW-Net + MR row")
