@@ -25,6 +25,7 @@ from keras_mr.indexed_data import dataset_size
 from keras_mr.indexed_data import indexed_dataset
 from keras_mr.indexed_data import is_batched_indexed
 from keras_mr.indexed_data import make_weight_lookup
+from keras_mr.per_example_loss import check_label_range
 from keras_mr.weight_stats import weight_statistics
 
 
@@ -109,6 +110,7 @@ class SampleWeighter(keras.callbacks.Callback):
         self._table = None
         self._counter = None
         self._epoch = 0
+        self._labels = None
         self._eval_dataset = None
         self._state = None
         self._last_stats = {}
@@ -129,6 +131,7 @@ class SampleWeighter(keras.callbacks.Callback):
         eval_data=None,
         eval_batch_size=None,
         num_examples=None,
+        drop_remainder=False,
     ):
         """Builds the training dataset whose batches carry the current weights.
 
@@ -151,6 +154,9 @@ class SampleWeighter(keras.callbacks.Callback):
             eval_batch_size: batch size of the loss pass (default
                 ``batch_size``, or 256).
             num_examples: ``N``, when the dataset's size is unknown.
+            drop_remainder: drop the last partial training batch (static
+                batch shapes, e.g. for TPUs); the loss pass still sees every
+                example.
 
         Returns:
             A batched ``tf.data.Dataset`` of ``(x, y, sample_weight)`` for
@@ -164,6 +170,7 @@ class SampleWeighter(keras.callbacks.Callback):
         """
         import tensorflow as tf
 
+        self._labels = None
         if isinstance(x, tf.data.Dataset):
             if y is not None:
                 raise ValueError(
@@ -177,6 +184,7 @@ class SampleWeighter(keras.callbacks.Callback):
                 raise ValueError("`batch_size` is required when attaching arrays.")
             base = indexed_dataset(x, y)
             batched = False
+            self._labels = y
             num_examples = len(y) if num_examples is None else num_examples
 
         if not batched:
@@ -188,7 +196,7 @@ class SampleWeighter(keras.callbacks.Callback):
             train = base
             if shuffle:
                 train = train.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-            train = train.batch(int(batch_size))
+            train = train.batch(int(batch_size), drop_remainder=drop_remainder)
             if eval_data is None:
                 eval_data = base
         else:
@@ -283,6 +291,9 @@ class SampleWeighter(keras.callbacks.Callback):
     # ------------------------------------------------------------ callbacks
     def on_train_begin(self, logs=None):
         self._require_attached()
+        out_shape = getattr(self.model, "output_shape", None) if self.model.built else None
+        if self._labels is not None and isinstance(out_shape, tuple):
+            check_label_range(self._labels, out_shape)
         if self._state is None:
             self._ensure_state()
         self._lookups_seen = int(self._counter.numpy())
