@@ -410,7 +410,7 @@ def test_clean_meta_learns_decreasing_weights_and_downweights_flipped():
     grid = np.linspace(np.quantile(losses, 0.05), np.quantile(losses, 0.95), 20)
     w_grid = model.weight_function(grid)
     assert w_grid[0] > w_grid[-1] + 0.05
-    assert np.corrcoef(grid, w_grid)[0, 1] < -0.9
+    assert np.all(np.diff(w_grid) < 0)  # strictly decreasing on the grid
     assert np.all(np.isfinite(history.history["meta_loss"]))
 
 
