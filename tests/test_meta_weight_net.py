@@ -265,14 +265,18 @@ def test_mae_noisy_meta_gradient_has_clean_direction_in_expectation():
             for c in range(k)
         )
         expected = (1 - eta) * clean + eta / k * per_class
-        cosine = expected @ clean / (np.linalg.norm(expected) * np.linalg.norm(clean))
-        results[meta_loss] = (clean, per_class, expected, cosine)
-    clean, per_class, expected, cosine = results["mae"]
+        results[meta_loss] = (clean, per_class, expected)
+
+    def rel_err(a, b):
+        return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+    clean, per_class, expected = results["mae"]
     assert np.linalg.norm(per_class) < 1e-5 * np.linalg.norm(clean)
     np.testing.assert_allclose(expected, (1 - eta) * clean, rtol=1e-4, atol=1e-9)
-    assert cosine > 0.99999
-    clean_ce, per_class_ce, _, cosine_ce = results["ce"]
+    # Cross-entropy: the noise adds a bias, E != (1 - eta) * clean.
+    clean_ce, per_class_ce, expected_ce = results["ce"]
     assert np.linalg.norm(per_class_ce) > 0.05 * np.linalg.norm(clean_ce)
+    assert rel_err(expected_ce, (1 - eta) * clean_ce) > 0.1
 
     # Monte Carlo over actual noisy label draws agrees with the enumeration.
     model = make_model(meta_loss="mae", lr=0.5, hidden_units=8)
@@ -281,9 +285,7 @@ def test_mae_noisy_meta_gradient_has_clean_direction_in_expectation():
     for _ in range(60):
         noisy = np.where(rng.random(len(ym)) < eta, rng.integers(0, k, len(ym)), ym)
         draws.append(flat(model.meta_gradients(x, y, xm, noisy.astype("int32"))[1]))
-    mc = np.mean(draws, axis=0)
-    cos_mc = mc @ clean / (np.linalg.norm(mc) * np.linalg.norm(clean))
-    assert cos_mc > 0.9
+    assert rel_err(np.mean(draws, axis=0), (1 - eta) * clean) < 0.15
 
 
 # ---------------------------------------------------------------------------
