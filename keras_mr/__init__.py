@@ -7,6 +7,15 @@ from keras_mr.weighted_loss import weighted_mean  # noqa: F401
 
 # Core MR (issue 2)
 # -- core exports go here --
+from keras_mr.capped_simplex import project_capped_simplex  # noqa: F401
+from keras_mr.capped_simplex import project_capped_simplex_log  # noqa: F401
+from keras_mr.indexed_data import indexed_dataset  # noqa: F401
+from keras_mr.mr_sample_weighter import MRSampleWeighter  # noqa: F401
+from keras_mr.multiplicative_weights import mw_log_weights  # noqa: F401
+from keras_mr.multiplicative_weights import mw_update  # noqa: F401
+from keras_mr.random_sample_weighter import RandomSampleWeighter  # noqa: F401
+from keras_mr.random_weighting import rectified_gaussian_weights  # noqa: F401
+from keras_mr.weight_stats import weight_statistics  # noqa: F401
 
 # Noise, datasets, metrics (issue 3)
 # -- issue 3 exports go here --

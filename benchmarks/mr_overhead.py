@@ -1,0 +1,143 @@
+"""MR overhead: epoch-time ratios MR / plain, and the cost of one MW update.
+
+Prints a table of ratios measured in one run on this machine (no absolute
+claims): a plain epoch, an MR epoch with the extra loss pass
+(``loss_source="eval"``) and an MR epoch that records the training losses
+(``loss_source="train"``).  Then times one MW update + capped-simplex
+projection at N = 1,000,000.
+
+    python benchmarks/mr_overhead.py                # small CNN, 20k 28x28 images
+    python benchmarks/mr_overhead.py --n 5000 --epochs 3
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+import keras  # noqa: E402
+import keras_mr  # noqa: E402
+from keras_mr.capped_simplex import project_capped_simplex_log  # noqa: E402
+from keras_mr.multiplicative_weights import mw_update  # noqa: E402
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of each epoch, including every callback's on_epoch_end."""
+
+    def __init__(self):
+        super().__init__()
+        self.times = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self._t)
+
+
+def make_model(kind, input_shape, num_classes):
+    keras.utils.set_random_seed(0)
+    if kind == "cnn":
+        layers = [
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(64, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(128, activation="relu"),
+        ]
+    else:
+        layers = [keras.layers.Flatten(), keras.layers.Dense(256, activation="relu")]
+    model = keras.Sequential([keras.Input(input_shape), *layers, keras.layers.Dense(num_classes)])
+    model.compile(
+        keras.optimizers.Adam(1e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def time_epochs(mode, x, y, args):
+    model = make_model(args.model, x.shape[1:], 10)
+    timer = EpochTimer()
+    if mode == "plain":
+        import tensorflow as tf
+
+        ds = (
+            tf.data.Dataset.from_tensor_slices((x, y))
+            .shuffle(len(y), seed=0)
+            .batch(args.batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+        callbacks = [timer]
+    else:
+        weighter = keras_mr.MRSampleWeighter(eta=0.01, loss_source=mode)
+        ds = weighter.attach(
+            x, y, batch_size=args.batch_size, seed=0, eval_batch_size=args.eval_batch_size
+        )
+        callbacks = [weighter, timer]
+    model.fit(ds, epochs=args.epochs, verbose=0, callbacks=callbacks)
+    # the first epoch includes tracing; use the median of the rest
+    return float(np.median(timer.times[1:]))
+
+
+def time_update(n, repeats=3):
+    rng = np.random.default_rng(0)
+    cum = rng.exponential(size=n) * 10
+    scaled = cum * 0.01
+    losses = rng.exponential(size=n)
+    best = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        # eta = 1 spreads the weights so that the cap binds (the projection sorts)
+        log_p, _, _ = mw_update(cum, losses, 1.0, scaled_history=scaled)
+        log_p = project_capped_simplex_log(log_p, 2.0 / n)
+        table = np.exp(log_p + np.log(n)).astype(np.float32)
+        best.append(time.perf_counter() - t)
+    capped = int(np.sum(log_p >= np.log(2.0 / n) - 1e-12))
+    del table
+    return min(best), capped
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20000, help="training examples")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--eval-batch-size", type=int, default=1024)
+    parser.add_argument("--model", choices=["cnn", "mlp"], default="cnn")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved repetitions")
+    parser.add_argument("--update-n", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    x = rng.random((args.n, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, args.n).astype("int32")
+
+    # interleave the modes over several rounds so that background load hits all alike
+    runs = {mode: [] for mode in ["plain", "eval", "train"]}
+    for _ in range(args.rounds):
+        for mode in runs:
+            runs[mode].append(time_epochs(mode, x, y, args))
+    times = {mode: float(np.min(t)) for mode, t in runs.items()}
+    update, capped = time_update(args.update_n)
+
+    print(f"\nMR overhead ({args.model}, N={args.n}, batch {args.batch_size}, "
+          f"backend {keras.backend.backend()}, median of epochs 2..{args.epochs}, "
+          f"best of {args.rounds} interleaved rounds)")
+    print(f"| {'mode':<34} | {'epoch time / plain':>18} |")
+    print(f"|{'-' * 36}|{'-' * 20}|")
+    print(f"| {'plain fit':<34} | {1.0:>18.3f} |")
+    print(f"| {'MR, loss_source=eval (extra pass)':<34} | {times['eval'] / times['plain']:>18.3f} |")
+    print(f"| {'MR, loss_source=train':<34} | {times['train'] / times['plain']:>18.3f} |")
+    print(
+        f"\nOne MW update + capped-simplex projection at N={args.update_n:,} "
+        f"({capped:,} weights clipped): {update:.3f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Diagnostics of a weight distribution, logged by the weighting callbacks."""
+
+import numpy as np
+
+
+def weight_statistics(p, noise_mask=None):
+    """Summary statistics of a distribution over training examples.
+
+    Args:
+        p: array ``(N,)`` of non-negative weights summing to 1.
+        noise_mask: optional boolean array ``(N,)``, ``True`` for examples
+            whose label is known to be corrupted.
+
+    Returns:
+        Dict with
+
+        - ``entropy``: ``-sum p log p`` in nats (``log N`` when uniform),
+        - ``ess``: effective sample size ``1 / sum p^2`` as a fraction of ``N``
+          (1.0 when uniform),
+        - ``weight_min`` / ``weight_max``: ``N * min p`` / ``N * max p``
+          (relative to the uniform weight, so uniform gives 1.0),
+        - ``noisy_mass``: ``sum_{i noisy} p_i`` (only with ``noise_mask``; equal
+          to the noise rate when uniform).
+
+    Example:
+
+    >>> weight_statistics(np.array([0.5, 0.25, 0.25]))["ess"]
+    0.888...
+    """
+    p = np.asarray(p, dtype=np.float64)
+    n = p.size
+    nz = p[p > 0]
+    stats = {
+        "entropy": float(-np.sum(nz * np.log(nz))),
+        "ess": float(1.0 / np.sum(p * p) / n),
+        "weight_min": float(n * p.min()),
+        "weight_max": float(n * p.max()),
+    }
+    if noise_mask is not None:
+        mask = np.asarray(noise_mask, dtype=bool)
+        if mask.shape != p.shape:
+            raise ValueError(
+                f"`noise_mask` has shape {mask.shape} but there are {n} examples; pass one "
+                "boolean per training example, in index order."
+            )
+        stats["noisy_mass"] = float(p[mask].sum())
+    return stats

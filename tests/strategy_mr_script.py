@@ -1,0 +1,57 @@
+"""Run by tests/test_strategy.py in a fresh process: MR weights under
+MirroredStrategy on two logical CPU devices vs. a single device."""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_mr  # noqa: E402
+
+loss_source = sys.argv[1] if len(sys.argv) > 1 else "eval"
+rng = np.random.default_rng(0)
+n = 256
+x = rng.normal(size=(n, 6)).astype("float32")
+y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype("int32")
+y[rng.choice(n, 64, replace=False)] ^= 1
+
+
+def run(strategy):
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [keras.Input((6,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(2)]
+        )
+        model.compile(
+            keras.optimizers.SGD(0.1),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+    weighter = keras_mr.MRSampleWeighter(eta=1.0, loss_source=loss_source)
+    ds = weighter.attach(x, y, batch_size=32, shuffle=False)
+    model.fit(ds, epochs=3, verbose=0, callbacks=[weighter])
+    return weighter.weights, [w.tolist() for w in model.get_weights()]
+
+
+p1, w1 = run(tf.distribute.get_strategy())
+mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+p2, w2 = run(mirrored)
+print(
+    json.dumps(
+        {
+            "replicas": mirrored.num_replicas_in_sync,
+            "p_single": p1.tolist(),
+            "p_mirrored": p2.tolist(),
+            "max_weight_diff": max(float(np.max(np.abs(np.array(a) - np.array(b)))) for a, b in zip(w1, w2)),
+        }
+    )
+)
