@@ -11,7 +11,7 @@ a black edge.
 
 Usage::
 
-    python examples/two_moons_ciw.py [out.png] [--n 300] [--epochs 300]
+    python examples/two_moons_ciw.py [out.png] [--n 200] [--epochs 300]
 """
 
 import argparse
@@ -58,7 +58,7 @@ def mlp(seed):
     )
 
 
-def train(x, y, ciw, epochs, batch_size, seed, temperature=1.0, burn_in_epochs=5):
+def train(x, y, ciw, epochs, batch_size, seed, temperature=1.0, lr=0.01, burn_in_epochs=5):
     steps = int(np.ceil(len(x) / batch_size))
     model = keras_mr.ConstrainedReweightingModel(
         mlp(seed),
@@ -67,9 +67,10 @@ def train(x, y, ciw, epochs, batch_size, seed, temperature=1.0, burn_in_epochs=5
         burn_in_steps=burn_in_epochs * steps,
     )
     model.compile(
-        keras.optimizers.Adam(0.01),
+        keras.optimizers.Adam(lr),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
+        steps_per_execution=steps,
     )
     model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
     return model
@@ -93,10 +94,11 @@ def final_weights(model, x, y, batch_size, temperature, ciw):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out", nargs="?", default="two_moons_ciw.png")
-    parser.add_argument("--n", type=int, default=300)
+    parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--noise-rate", type=float, default=0.3)
     parser.add_argument("--epochs", type=int, default=300)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -120,7 +122,7 @@ def main():
                     edgecolors=np.where(flipped, "k", "none"))
     axes[0].set_title(f"noisy data ({args.noise_rate:.0%} flipped, black edge)")
     for ax, ciw in zip(axes[1:], (False, True)):
-        model = train(x, y, ciw, args.epochs, args.batch_size, args.seed, args.temperature)
+        model = train(x, y, ciw, args.epochs, args.batch_size, args.seed, args.temperature, args.lr)
         acc = model.evaluate(xt, yt, verbose=0, return_dict=True)["accuracy"]
         w = final_weights(model, x, y, args.batch_size, args.temperature, ciw)
         zz = np.argmax(model.predict(grid, verbose=0), -1).reshape(200, 200)
