@@ -306,6 +306,11 @@ class ConstrainedReweightingModel(keras.Model):
         self.temperature_tracker = keras.metrics.Mean(name="ciw_temperature")
 
     # -- Keras plumbing -------------------------------------------------
+    def build(self, input_shape):
+        if not self.model.built:
+            self.model.build(input_shape)
+        self.built = True
+
     def call(self, inputs, training=None):
         return self.model(inputs, training=training)
 
@@ -429,9 +434,8 @@ class ConstrainedReweightingModel(keras.Model):
             y_pred0 = self(x, training=False)
             targets = self._targets(y, y_pred0, from_logits, burn)
             per0 = _reduce_trailing(fn(targets, y_pred0))
-            q, _ = self._instance_weights(per0, sample_weight, temperature, None)
-            if burn is not None:
-                q = ops.where(burn, ops.ones_like(q), q)
+            # during burn-in q is the reference (uniform / MR weights)
+            q, _ = self._instance_weights(per0, sample_weight, temperature, burn)
             x_mix, y_mix, _, _ = cicw_mixup_lib.cicw_mixup(
                 x,
                 targets,

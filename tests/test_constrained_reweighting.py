@@ -306,3 +306,28 @@ def test_two_moons_ciw_beats_baseline_with_30pct_flipped_labels():
     assert base_train > 0.75  # the baseline fits (part of) the flipped labels
     assert ciw_train < base_train  # CIW does not
     assert ciw_clean > base_clean + 0.03, (base_clean, ciw_clean)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(temperature=1.0),  # MR + CIW
+        dict(instance_divergence=None, mixup="uniform"),  # MR + mixup
+        dict(instance_divergence=None, label_smoothing=0.1),  # MR + label smoothing
+    ],
+)
+def test_with_mr_sample_weighter(kwargs):
+    if not hasattr(keras_mr, "MRSampleWeighter"):
+        pytest.skip("MRSampleWeighter not available")
+    x, y = make_moons(64)
+    y1 = np.eye(2, dtype="float32")[y]
+    base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
+    model = keras_mr.ConstrainedReweightingModel(base, seed=0, **kwargs)
+    model.compile(keras.optimizers.Adam(0.01), keras.losses.CategoricalCrossentropy(from_logits=True))
+    weighter = keras_mr.MRSampleWeighter(eta=0.5)
+    ds = weighter.attach(x, y1, batch_size=16, shuffle=True, seed=0)
+    hist = model.fit(ds, epochs=2, verbose=0, callbacks=[weighter])
+    assert np.all(np.isfinite(hist.history["loss"]))
+    p = np.asarray(weighter.weights)
+    np.testing.assert_allclose(p.sum(), 1.0, rtol=1e-5)
+    assert p.std() > 0  # MR moved away from uniform using the wrapped model's losses
