@@ -174,7 +174,7 @@ def _bisection_weights(losses, temperature, p, alpha, num_iters):
 
 
 def instance_weights(
-    losses, temperature=1.0, divergence="kl", reference=None, num_iters=50
+    losses, temperature=1.0, divergence="kl", reference=None, num_iters=30
 ):
     """Closed-form CIW instance weights of one mini-batch.
 
