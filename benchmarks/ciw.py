@@ -56,7 +56,10 @@ def load_fashion_mnist(data_dir):
         "y_test": "t10k-labels-idx1-ubyte.gz",
     }
     arrays = {k: _idx(os.path.join(data_dir, v)) for k, v in names.items()}
-    scale = lambda a: (a.astype("float32") / 255.0).reshape(len(a), -1)  # noqa: E731
+
+    def scale(a):
+        return (a.astype("float32") / 255.0).reshape(len(a), -1)
+
     return (
         scale(arrays["x_train"]), arrays["y_train"].astype("int32"),
         scale(arrays["x_test"]), arrays["y_test"].astype("int32"),
@@ -146,11 +149,14 @@ def run_timing(args):
     for rep in range(args.repeats):
         for name in methods + list(extra):
             base = mlp(args.input_dim, 10, args.width, seed=0)
+            sparse = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
             if name == "plain":
-                model, loss, onehot = base, keras.losses.SparseCategoricalCrossentropy(from_logits=True), False
+                model, loss, onehot = base, sparse, False
             elif name in extra:
-                model = keras_mr.ConstrainedReweightingModel(base, temperature=args.temperature, **extra[name])
-                loss, onehot = keras.losses.SparseCategoricalCrossentropy(from_logits=True), False
+                model = keras_mr.ConstrainedReweightingModel(
+                    base, temperature=args.temperature, **extra[name]
+                )
+                loss, onehot = sparse, False
             else:
                 model, loss, onehot, _ = build(name, base, args, args.steps)
             model.compile(keras.optimizers.SGD(0.01), loss)
@@ -205,13 +211,16 @@ def run_accuracy(args):
         t0 = time.time()
         if uses_mr:
             weighter = keras_mr.MRSampleWeighter(eta=args.eta, noise_mask=flipped)
-            ds = weighter.attach(x, labels, batch_size=args.batch_size, shuffle=True, seed=args.seed)
+            ds = weighter.attach(
+                x, labels, batch_size=args.batch_size, shuffle=True, seed=args.seed
+            )
             model.fit(ds, epochs=args.epochs, verbose=0, callbacks=[weighter, evaluator])
         else:
             model.fit(x, labels, batch_size=args.batch_size, epochs=args.epochs, verbose=0,
                       callbacks=[evaluator])
         rows.append((method, evaluator.acc[-1], max(evaluator.acc), time.time() - t0))
-        print(f"  {method}: final {evaluator.acc[-1]:.4f} best {max(evaluator.acc):.4f}", flush=True)
+        final, best = evaluator.acc[-1], max(evaluator.acc)
+        print(f"  {method}: final {final:.4f} best {best:.4f}", flush=True)
     print(f"\nFashion-MNIST, {args.n_train} training examples, {args.noise:.0%} symmetric "
           f"noise, MLP {args.width}x2, Adam {args.lr}, {args.epochs} epochs, batch "
           f"{args.batch_size}, seed {args.seed}; clean test accuracy on {len(xt)} test images\n")

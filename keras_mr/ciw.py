@@ -26,7 +26,7 @@ whose members include
 | --- | --- | --- | --- |
 | 1 (limit) | ``"kl"`` | KL(q‖p) | ``q ∝ p exp(-l/λ)`` = ``softmax(-l/λ)`` for uniform ``p`` |
 | 0 (limit) | ``"reverse_kl"`` | KL(p‖q) | ``q_i = p_i λ / (λ + l_i - ν)`` |
-| 1/2 | ``"hellinger"`` | 4·(1 - Σ√(q p)) = 2·squared Hellinger | ``q_i = p_i / (1 + (l_i - ν) / (2λ))²`` |
+| 1/2 | ``"hellinger"`` | 4(1 - Σ√(qp)) = 2 sq. Hellinger | ``q_i = p_i / (1 + (l_i - ν)/(2λ))²`` |
 | 2 | ``"chi2"`` | ½ Pearson χ² | ``q_i = p_i [1 + (ν - l_i)/λ]_+`` (sparse) |
 
 Setting the gradient of the Lagrangian to zero gives, for every ``alpha``,
