@@ -73,6 +73,13 @@ def main():
         moved = max(float(np.max(np.abs(a))) for a in w1)
         loss_diff = float(np.max(np.abs(np.array(l1) - np.array(l2))))
         print(f"RESULT {name} {diff:.3e} {loss_diff:.3e} {moved:.3e}")
+    # mixup modes draw partners per replica: they must run (no equality)
+    for name, config in {
+        "cicw_mixup": dict(mixup="cicw", class_divergence="kl"),
+        "mr_mixup": dict(instance_divergence=None, mixup="uniform", seed=0),
+    }.items():
+        _, losses = train(config, mirrored)
+        print(f"RUNS {name} {int(np.all(np.isfinite(losses)))}")
 
 
 if __name__ == "__main__":

@@ -28,3 +28,5 @@ def test_mirrored_strategy_matches_single_device():
     for _, name, weight_diff, loss_diff, _ in results:
         assert float(weight_diff) < 1e-5, f"{name}: weights differ by {weight_diff}"
         assert float(loss_diff) < 1e-5, f"{name}: logged losses differ by {loss_diff}"
+    runs = [line.split() for line in res.stdout.splitlines() if line.startswith("RUNS")]
+    assert [r[1:] for r in runs] == [["cicw_mixup", "1"], ["mr_mixup", "1"]], res.stdout
