@@ -184,7 +184,8 @@ class ConstrainedReweightingModel(keras.Model):
        is trained on the mixed batch with the plain mean loss (``w`` already
        entered through ``q``).
 
-    With ``instance_divergence=None`` and no other option it is ordinary
+    TensorFlow backend only (``CIWLoss`` and the pure functions run on every
+    backend).  With ``instance_divergence=None`` and no other option it is ordinary
     (sample-weighted) training.  Class reweighting, mixup and label smoothing
     need a categorical loss that accepts soft targets (e.g.
     ``keras.losses.CategoricalCrossentropy``); ``from_logits`` is read from
@@ -246,6 +247,13 @@ class ConstrainedReweightingModel(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if keras.backend.backend() != "tensorflow":
+            raise NotImplementedError(
+                "ConstrainedReweightingModel's train_step needs the TensorFlow "
+                f"backend (current: {keras.backend.backend()!r}). On other "
+                "backends use keras_mr.CIWLoss or the pure functions in "
+                "keras_mr.ciw / keras_mr.cicw / keras_mr.mixup."
+            )
         if not isinstance(model, keras.Model):
             raise TypeError(
                 "`model` must be a keras.Model to wrap; got "
