@@ -156,6 +156,7 @@ def test_matches_numerical_solver(divergence, case):
     np.testing.assert_allclose(q, q_num, atol=2e-3)
 
 
+@pytest.mark.tf_only
 def test_weights_are_constants_in_the_gradient():
     tf = pytest.importorskip("tensorflow")
     if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
