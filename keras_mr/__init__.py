@@ -36,3 +36,9 @@ from keras_mr.meta_weight_net import mae_probability_loss  # noqa: F401
 
 # Constrained reweighting (issue 6)
 # -- issue 6 exports go here --
+from keras_mr import cicw  # noqa: F401,E402
+from keras_mr import cicw_mixup  # noqa: F401,E402
+from keras_mr import ciw  # noqa: F401,E402
+from keras_mr import mixup  # noqa: F401,E402
+from keras_mr.constrained_reweighting import CIWLoss  # noqa: F401,E402
+from keras_mr.constrained_reweighting import ConstrainedReweightingModel  # noqa: F401,E402
