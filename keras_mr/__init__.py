@@ -33,6 +33,20 @@ from keras_mr.adversarial import robust_accuracy  # noqa: F401,E402
 
 # Meta-weighting (issue 5)
 # -- issue 5 exports go here --
+from keras_mr.meta_data import balanced_meta_indices  # noqa: F401
+from keras_mr.meta_data import meta_dataset  # noqa: F401
+from keras_mr.meta_data import split_meta_set  # noqa: F401
+from keras_mr.meta_data import with_meta_batches  # noqa: F401
+from keras_mr.meta_weight_net import MetaWeightNet  # noqa: F401
+from keras_mr.meta_weight_net import MetaWeightNetModel  # noqa: F401
+from keras_mr.meta_weight_net import build_weighting_network  # noqa: F401
+from keras_mr.meta_weight_net import mae_probability_loss  # noqa: F401
 
 # Constrained reweighting (issue 6)
 # -- issue 6 exports go here --
+from keras_mr import cicw  # noqa: F401,E402
+from keras_mr import cicw_mixup  # noqa: F401,E402
+from keras_mr import ciw  # noqa: F401,E402
+from keras_mr import mixup  # noqa: F401,E402
+from keras_mr.constrained_reweighting import CIWLoss  # noqa: F401,E402
+from keras_mr.constrained_reweighting import ConstrainedReweightingModel  # noqa: F401,E402
