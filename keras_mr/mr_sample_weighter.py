@@ -5,14 +5,15 @@ import numpy as np
 import keras
 
 from keras_mr.capped_simplex import project_capped_simplex_log
-from keras_mr.indexed_data import is_packed_weight
-from keras_mr.indexed_data import split_packed_weight
 from keras_mr.multiplicative_weights import _check_eta
 from keras_mr.multiplicative_weights import mw_update
 from keras_mr.per_example_loss import PerExampleLossPass
 from keras_mr.per_example_loss import resolve_per_example_loss
 from keras_mr.per_example_loss import unreduced_loss
 from keras_mr.sample_weighter import SampleWeighter
+from keras_mr.training_losses import RECORDER_ATTR
+from keras_mr.training_losses import record_training_losses
+from keras_mr.training_losses import unpack_sample_weight
 
 
 @keras.saving.register_keras_serializable(package="keras_mr")
@@ -150,10 +151,9 @@ class MRSampleWeighter(SampleWeighter):
         import tensorflow as tf
 
         model = self.model
-        if getattr(model, "_keras_mr_recorder", None) is not None and (
-            model._keras_mr_recorder[0].shape[0] == self.num_examples
-        ):
-            self._recorder = model._keras_mr_recorder
+        existing = getattr(model, RECORDER_ATTR, None)
+        if existing is not None and existing[0].shape[0] == self.num_examples:
+            self._recorder = existing
             return
         with model.distribute_strategy.scope():
             # Each replica adds its own examples; reading sums over replicas.
@@ -165,42 +165,34 @@ class MRSampleWeighter(SampleWeighter):
             sums = tf.Variable(tf.zeros([self.num_examples], tf.float64), name="loss_sum", **kw)
             counts = tf.Variable(tf.zeros([self.num_examples], tf.float64), name="loss_count", **kw)
         self._recorder = (sums, counts)
-        object.__setattr__(model, "_keras_mr_recorder", self._recorder)
+        object.__setattr__(model, RECORDER_ATTR, self._recorder)
 
     def _patch_training_losses(self, model):
         """Makes the model's training step record per-example losses.
 
-        The pipeline packs ``[weight, index]`` into the sample weight; the
-        patched ``compute_loss`` unpacks it, records the per-example loss of
-        each index and hands the plain weights to the original method.
+        The pipeline packs ``weight + 1j * index`` into the sample weight;
+        the patched ``compute_loss`` unpacks it, records the per-example loss
+        of each index (:mod:`keras_mr.training_losses`) and hands the plain
+        weights to the original method.  Custom ``train_step`` methods that
+        do not call ``compute_loss`` record their own losses with the same
+        two helpers.
         """
-        import tensorflow as tf
-
         if getattr(model, "_keras_mr_patched", False):
             return
-        weighter = self
         original_loss = model.compute_loss
         original_metrics = model.compute_metrics
         loss_fn = unreduced_loss(getattr(model, "loss", None))
 
         def compute_loss(x=None, y=None, y_pred=None, sample_weight=None, training=True):
-            if is_packed_weight(sample_weight):
-                sample_weight, idx = split_packed_weight(sample_weight)
-                if training:
-                    losses = tf.cast(tf.reshape(loss_fn(y, y_pred), [-1]), tf.float64)
-                    sums, counts = weighter._recorder
-                    # SyncOnRead variables support assign_add (not scatter):
-                    # add a dense scatter of this replica's share.
-                    shape = tf.shape(sums, out_type=tf.int64)
-                    sums.assign_add(tf.scatter_nd(idx[:, None], losses, shape))
-                    counts.assign_add(tf.scatter_nd(idx[:, None], tf.ones_like(losses), shape))
+            sample_weight, index = unpack_sample_weight(sample_weight)
+            if training and index is not None:
+                record_training_losses(model, index, loss_fn(y, y_pred))
             return original_loss(
                 x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
             )
 
         def compute_metrics(x, y, y_pred, sample_weight=None):
-            if is_packed_weight(sample_weight):
-                sample_weight, _ = split_packed_weight(sample_weight)
+            sample_weight, _ = unpack_sample_weight(sample_weight)
             return original_metrics(x, y, y_pred, sample_weight=sample_weight)
 
         object.__setattr__(model, "compute_loss", compute_loss)

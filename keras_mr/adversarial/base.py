@@ -57,6 +57,8 @@ import keras
 from keras import ops
 
 from keras_mr.adversarial import attacks
+from keras_mr.training_losses import record_training_losses
+from keras_mr.training_losses import unpack_sample_weight
 from keras_mr.weighted_loss import weighted_mean
 
 MR_LOSS_CHOICES = ("natural", "adversarial")
@@ -289,18 +291,10 @@ class AdversarialModel(keras.Model):
     def _split_sample_weight(self, sample_weight):
         """Unpacks ``MRSampleWeighter(loss_source="train")`` weights.
 
-        That mode packs ``weight + 1j * index`` into the sample weight so the
-        training step can record each example's loss.  Returns
-        ``(weight, index)``; ``index`` is ``None`` for ordinary weights.
+        Returns ``(weight, index)``; ``index`` is ``None`` for ordinary
+        weights (see :mod:`keras_mr.training_losses`).
         """
-        if sample_weight is None or isinstance(sample_weight,
-                                               (list, tuple, dict)):
-            return sample_weight, None
-        if "complex" not in str(getattr(sample_weight, "dtype", "")):
-            return sample_weight, None
-        from keras_mr.indexed_data import split_packed_weight
-
-        return split_packed_weight(sample_weight)
+        return unpack_sample_weight(sample_weight)
 
     def _record_losses(self, index, per_example):
         """Hands this step's per-example training losses to MR.
@@ -310,16 +304,7 @@ class AdversarialModel(keras.Model):
         Free AT, the TRADES objective for TRADES): MR on adversarial losses
         without an extra pass.
         """
-        recorder = getattr(self, "_keras_mr_recorder", None)
-        if index is None or recorder is None:
-            return
-        tf = _tf()
-        sums, counts = recorder
-        losses = tf.cast(tf.reshape(per_example, [-1]), tf.float64)
-        index = tf.reshape(tf.cast(index, tf.int64), [-1, 1])
-        shape = tf.shape(sums, out_type=tf.int64)
-        sums.assign_add(tf.scatter_nd(index, losses, shape))
-        counts.assign_add(tf.scatter_nd(index, tf.ones_like(losses), shape))
+        record_training_losses(self, index, per_example)
 
     def input_gradient(self, x, y, loss_fn=None):
         """Gradient of ``sum_i loss_i`` w.r.t. the inputs (``training=False``).
