@@ -27,6 +27,8 @@ from keras_mr import cicw as cicw_lib
 from keras_mr import ciw as ciw_lib
 from keras_mr import cicw_mixup as cicw_mixup_lib
 from keras_mr import mixup as mixup_lib
+from keras_mr.training_losses import record_training_losses
+from keras_mr.training_losses import unpack_sample_weight
 from keras_mr.weighted_loss import weighted_mean
 
 MIXUP_MODES = (None, "uniform", "cicw")
@@ -432,6 +434,9 @@ class ConstrainedReweightingModel(keras.Model):
         import tensorflow as tf
 
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        # MRSampleWeighter(loss_source="train") packs the example index with
+        # the weight; losses of un-mixed examples are handed back to it.
+        sample_weight, index = unpack_sample_weight(sample_weight)
         fn, from_logits = _per_example_fn(self.loss)
         burn = self._in_burn_in()
         temperature = self.current_temperature()
@@ -442,6 +447,7 @@ class ConstrainedReweightingModel(keras.Model):
             y_pred0 = self(x, training=False)
             targets = self._targets(y, y_pred0, from_logits, burn)
             per0 = _reduce_trailing(fn(targets, y_pred0))
+            record_training_losses(self, index, per0)
             # during burn-in q is the reference (uniform / MR weights)
             q, _ = self._instance_weights(per0, sample_weight, temperature, burn)
             x_mix, y_mix, _, _ = cicw_mixup_lib.cicw_mixup(
@@ -484,6 +490,8 @@ class ConstrainedReweightingModel(keras.Model):
                 if tracked is None:
                     tracked = loss
                 scaled = self._scale(loss)
+            if self.mixup is None:  # mixed examples have no single index
+                record_training_losses(self, index, tf.stop_gradient(per))
             metric_y, metric_pred, metric_w = y, y_pred, sample_weight
 
         grads = tape.gradient(scaled, self.trainable_variables)
@@ -501,6 +509,7 @@ class ConstrainedReweightingModel(keras.Model):
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        sample_weight, _ = unpack_sample_weight(sample_weight)
         fn, _ = _per_example_fn(self.loss)
         if self._needs_one_hot:
             y = self._one_hot(y, self._num_classes())

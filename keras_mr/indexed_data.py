@@ -175,5 +175,5 @@ def is_packed_weight(sample_weight):
     return (
         sample_weight is not None
         and not isinstance(sample_weight, (list, tuple, dict))
-        and sample_weight.dtype == tf.complex128
+        and "complex" in str(getattr(sample_weight, "dtype", ""))
     )

@@ -35,6 +35,8 @@ from keras_mr.meta_data import META_X
 from keras_mr.meta_data import META_Y
 from keras_mr.meta_data import TRAIN_X
 from keras_mr.per_example_loss import unreduced_loss
+from keras_mr.training_losses import record_training_losses
+from keras_mr.training_losses import unpack_sample_weight
 
 _NORMALIZATIONS = ("sum", "none")
 
@@ -348,9 +350,6 @@ class MetaWeightNet(keras.Model):
     # -- training step --------------------------------------------------------
 
     def train_step(self, data):
-        from keras_mr.indexed_data import is_packed_weight
-        from keras_mr.indexed_data import split_packed_weight
-
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if not (isinstance(x, dict) and META_X in x and META_Y in x):
             raise ValueError(
@@ -359,13 +358,9 @@ class MetaWeightNet(keras.Model):
                 "keras_mr.meta_data.meta_dataset(x_meta, y_meta, batch_size=...))."
             )
         x_meta, y_meta, x = x[META_X], x[META_Y], x[TRAIN_X]
-        if is_packed_weight(sample_weight):
-            # MRSampleWeighter(loss_source="train") packs [weight, index]; its
-            # patched compute_loss records the per-example losses.
-            packed = sample_weight
-            sample_weight, _ = split_packed_weight(sample_weight)
-        else:
-            packed = None
+        # MRSampleWeighter(loss_source="train") packs the example index with
+        # the weight; the per-example losses of this step are handed back.
+        sample_weight, index = unpack_sample_weight(sample_weight)
 
         # Steps 1-2: virtual step and meta gradient.
         terms = self._virtual_and_meta(x, y, sample_weight, x_meta, y_meta)
@@ -387,8 +382,7 @@ class MetaWeightNet(keras.Model):
         self.optimizer.apply_gradients(zip(grads, cvars))
 
         y_pred = terms["y_pred"]
-        if packed is not None:
-            self.compute_loss(x=x, y=y, y_pred=ops.stop_gradient(y_pred), sample_weight=packed)
+        record_training_losses(self, index, ops.stop_gradient(losses))
         self.loss_tracker.update_state(all_sum(loss))
         self.meta_loss_tracker.update_state(all_sum(terms["meta_loss"]))
         self.weight_tracker.update_state(all_sum(ops.sum(v_new)) / batch)
@@ -490,11 +484,7 @@ class MetaWeightNet(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if isinstance(x, dict) and META_X in x:
             x = x[TRAIN_X]
-        from keras_mr.indexed_data import is_packed_weight
-        from keras_mr.indexed_data import split_packed_weight
-
-        if is_packed_weight(sample_weight):
-            sample_weight, _ = split_packed_weight(sample_weight)
+        sample_weight, _ = unpack_sample_weight(sample_weight)
         y_pred = self.classifier(x, training=False)
         losses = ops.reshape(unreduced_loss(self.loss)(y, y_pred), (-1,))
         loss = ops.mean(losses) if sample_weight is None else ops.mean(

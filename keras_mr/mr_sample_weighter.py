@@ -208,6 +208,14 @@ class MRSampleWeighter(SampleWeighter):
             for v in (sums, counts):
                 v.assign(np.zeros(self.num_examples))
             seen = count > 0
+            if not seen.any():
+                raise ValueError(
+                    "loss_source='train' recorded no training loss since the last update: "
+                    f"the train_step of {type(self.model).__name__} does not hand its "
+                    "per-example losses to MR (e.g. it trains on mixed examples). Use "
+                    "loss_source='eval', or call keras_mr.training_losses."
+                    "record_training_losses(self, index, per_example_loss) in train_step."
+                )
             losses = np.where(seen, total / np.maximum(count, 1.0), 0.0)
         else:
             if self._loss_pass is None:

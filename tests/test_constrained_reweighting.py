@@ -317,8 +317,6 @@ def test_two_moons_ciw_beats_baseline_with_30pct_flipped_labels():
     ],
 )
 def test_with_mr_sample_weighter(kwargs):
-    if not hasattr(keras_mr, "MRSampleWeighter"):
-        pytest.skip("MRSampleWeighter not available")
     x, y = make_moons(64)
     y1 = np.eye(2, dtype="float32")[y]
     base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
@@ -331,3 +329,33 @@ def test_with_mr_sample_weighter(kwargs):
     p = np.asarray(weighter.weights)
     np.testing.assert_allclose(p.sum(), 1.0, rtol=1e-5)
     assert p.std() > 0  # MR moved away from uniform using the wrapped model's losses
+
+
+@pytest.mark.tf_only
+def test_mr_train_losses_are_the_wrapped_steps_losses():
+    """With loss_source="train" MR's losses are those of the CIW step itself."""
+    x, y = make_moons(48)
+    y1 = np.eye(2, dtype="float32")[y]
+    base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
+    model = keras_mr.ConstrainedReweightingModel(base, seed=0, temperature=1.0)
+    model.compile(keras.optimizers.SGD(0.0), keras.losses.CategoricalCrossentropy(from_logits=True))
+    weighter = keras_mr.MRSampleWeighter(eta=0.5, loss_source="train")
+    ds = weighter.attach(x, y1, batch_size=16, shuffle=True, seed=0)
+    model.fit(ds, epochs=1, verbose=0, callbacks=[weighter])
+    # lr = 0: the training-step losses equal the losses of the fixed model
+    expect = keras.losses.CategoricalCrossentropy(from_logits=True, reduction=None)(
+        y1, base(x, training=False)
+    )
+    np.testing.assert_allclose(weighter._state.last_loss.numpy(), np.asarray(expect), rtol=1e-5)
+
+
+@pytest.mark.tf_only
+def test_mr_train_losses_with_uniform_mixup_raise_a_clear_error():
+    x, y = make_moons(32)
+    y1 = np.eye(2, dtype="float32")[y]
+    base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    model = keras_mr.ConstrainedReweightingModel(base, seed=0, instance_divergence=None, mixup="uniform")
+    model.compile(keras.optimizers.Adam(0.01), keras.losses.CategoricalCrossentropy(from_logits=True))
+    weighter = keras_mr.MRSampleWeighter(loss_source="train")
+    with pytest.raises(ValueError, match="recorded no training loss"):
+        model.fit(weighter.attach(x, y1, batch_size=16), epochs=1, verbose=0, callbacks=[weighter])
