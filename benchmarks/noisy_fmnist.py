@@ -2,7 +2,7 @@
 
 Reproduces the recorded result of issue 3 (see docs/noise_and_datasets.md):
 
-    python benchmarks/noisy_fmnist.py --train-size 8000 --test-size 2000 --width 16 --epochs 30
+    python benchmarks/noisy_fmnist.py --train-size 4000 --test-size 2000 --width 16 --dense 256 --batch-size 32 --epochs 40
 
 Real Fashion-MNIST files are needed (``apt-get install -y dataset-fashion-mnist``
 or the four gz files in ``$KERAS_HOME/datasets/fashion-mnist/``).  Prints the
@@ -27,12 +27,13 @@ def main(argv=None):
     p.add_argument("--rate", type=float, default=0.4)
     p.add_argument("--methods", default="base,mr,clean")
     p.add_argument("--seeds", default="0")
-    p.add_argument("--train-size", type=int, default=8000, help="stratified subset of the 60k train set")
+    p.add_argument("--train-size", type=int, default=4000, help="stratified subset of the 60k train set")
     p.add_argument("--test-size", type=int, default=2000, help="subset of the 10k test set")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--width", type=int, default=16, help="CNN width (conv w, 2w; dense 4w)")
+    p.add_argument("--dense", type=int, default=256, help="units of the CNN's dense layer")
     p.add_argument("--eta", type=float, default=0.5)
     p.add_argument("--out", default="benchmark_results/noisy_fmnist")
     p.add_argument("--keras-verbose", type=int, default=0, help="2: one Keras line per epoch")
@@ -46,10 +47,10 @@ def main(argv=None):
         seeds=[int(s) for s in args.seeds.split(",")], model="cnn", width=args.width,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer="adam",
         train_size=args.train_size, test_size=args.test_size, options={"eta": args.eta},
-        out_dir=args.out, keras_verbose=args.keras_verbose,
+        out_dir=args.out, keras_verbose=args.keras_verbose, model_kwargs={"dense": args.dense},
     )
     print()
-    print(f"Fashion-MNIST, train subset {args.train_size}, CNN width {args.width}, Adam lr {args.lr}, "
+    print(f"Fashion-MNIST, train subset {args.train_size}, CNN width {args.width} dense {args.dense}, Adam lr {args.lr}, "
           f"batch {args.batch_size}, {args.epochs} epochs, MR eta {args.eta}")
     print(res.table())
     rows = {r["method"]: r for r in res.summary_rows()}

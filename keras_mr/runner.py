@@ -146,7 +146,7 @@ def _mlp(input_shape, num_classes, width=256):
     ], name="mlp")
 
 
-def _cnn(input_shape, num_classes, width=32):
+def _cnn(input_shape, num_classes, width=32, dense=None):
     import keras
 
     return keras.Sequential([
@@ -156,20 +156,27 @@ def _cnn(input_shape, num_classes, width=32):
         keras.layers.Conv2D(2 * width, 3, activation="relu", padding="same"),
         keras.layers.MaxPooling2D(),
         keras.layers.Flatten(),
-        keras.layers.Dense(4 * width, activation="relu"),
+        keras.layers.Dense(dense or 4 * width, activation="relu"),
         keras.layers.Dense(num_classes),
     ], name="cnn")
 
 
 MODELS = {"mlp": _mlp, "cnn": _cnn}
-"""Model registry: ``name -> fn(input_shape, num_classes, width) -> keras.Model`` (logits)."""
+"""Model registry: ``name -> fn(input_shape, num_classes, width, **model_kwargs) -> keras.Model``.
+
+``mlp``: Flatten, two Dense(width=256) ReLU layers, logits.  ``cnn``: two
+3x3 Conv(width=32, 2 width) + 2x2 max-pool blocks, Dense(``dense``, default
+4 width), logits.  No dropout or weight decay: plain training is allowed to
+memorise noisy labels, as in the papers' baselines.
+"""
 
 
 def _auto_model(input_shape):
     return "cnn" if len(input_shape) == 3 and min(input_shape[:2]) >= 16 else "mlp"
 
 
-def make_model_builder(model, input_shape, num_classes, optimizer="adam", lr=1e-3, width=None):
+def make_model_builder(model, input_shape, num_classes, optimizer="adam", lr=1e-3, width=None,
+                       model_kwargs=None):
     """``fn() -> compiled keras.Model`` for the runner (logits + sparse CE + accuracy)."""
     import keras
 
@@ -181,7 +188,9 @@ def make_model_builder(model, input_shape, num_classes, optimizer="adam", lr=1e-
         raise ValueError(f"`optimizer` must be 'adam' or 'sgd', got {optimizer!r}.")
 
     def build():
-        kwargs = {} if width is None else {"width": width}
+        kwargs = dict(model_kwargs or {})
+        if width is not None:
+            kwargs["width"] = width
         net = MODELS[model](input_shape, num_classes, **kwargs)
         opt = (keras.optimizers.Adam(lr) if optimizer == "adam"
                else keras.optimizers.SGD(lr, momentum=0.9))
@@ -236,7 +245,8 @@ def _epoch_recorder(weights_fn, noisy_mask, store):
 
 
 def run_single(data, noise, rate, method, seed=0, model="auto", epochs=30, batch_size=64,
-               optimizer="adam", lr=1e-3, width=None, options=None, verbose=0, noisy=None):
+               optimizer="adam", lr=1e-3, width=None, options=None, verbose=0, noisy=None,
+               model_kwargs=None):
     """Trains one method on one noisy dataset and evaluates the test set every epoch.
 
     Args:
@@ -248,6 +258,7 @@ def run_single(data, noise, rate, method, seed=0, model="auto", epochs=30, batch
         model: ``"auto"``, ``"mlp"`` or ``"cnn"`` (see :data:`MODELS`).
         epochs, batch_size, optimizer, lr, width: training set-up.
         options: method options (e.g. ``{"eta": 0.5}``).
+        model_kwargs: extra model arguments (e.g. ``{"dense": 256}`` for ``cnn``).
         verbose: Keras ``fit`` verbosity.
         noisy: precomputed :class:`keras_mr.noise.NoisyLabels` (else generated).
 
@@ -264,7 +275,8 @@ def run_single(data, noise, rate, method, seed=0, model="auto", epochs=30, batch
     if noisy is None:
         noisy = apply_noise(noise, data.y_train, rate, data.num_classes, seed=seed, x=data.x_train)
     keras.utils.set_random_seed(seed)
-    build = make_model_builder(model, data.input_shape, data.num_classes, optimizer, lr, width)
+    build = make_model_builder(model, data.input_shape, data.num_classes, optimizer, lr, width,
+                               model_kwargs)
     ctx = RunContext(data, noisy.noisy_labels, noisy.noisy_mask, build, batch_size, epochs, seed,
                      dict(options or {}))
     plan = METHODS[method](ctx)
@@ -419,7 +431,7 @@ def run_grid(datasets=("default",), noises=("symmetric",), rates=(0.4,),
              methods=("base", "mr", "random"), seeds=(0,), model="auto", epochs=30,
              batch_size=64, optimizer="adam", lr=1e-3, width=None, train_size=None,
              test_size=None, dataset_kwargs=None, options=None, out_dir=None, plots=True,
-             verbose=1, keras_verbose=0, log=None):
+             verbose=1, keras_verbose=0, log=None, model_kwargs=None):
     """Runs the grid dataset x noise x rate x method x seed.
 
     Args:
@@ -439,6 +451,7 @@ def run_grid(datasets=("default",), noises=("symmetric",), rates=(0.4,),
         verbose: 1 prints one summary line per run.
         keras_verbose: verbosity of ``model.fit``.
         log: file-like for the progress lines (default ``sys.stdout``).
+        model_kwargs: extra model arguments (e.g. ``{"dense": 256}``).
 
     Returns:
         :class:`GridResult`.
@@ -468,7 +481,8 @@ def run_grid(datasets=("default",), noises=("symmetric",), rates=(0.4,),
                     for method in methods:
                         count += 1
                         r = run_single(data, nz, rate, method, seed, model, epochs, batch_size,
-                                       optimizer, lr, width, options, keras_verbose, noisy=noisy)
+                                       optimizer, lr, width, options, keras_verbose, noisy=noisy,
+                                       model_kwargs=model_kwargs)
                         runs.append(r)
                         if verbose:
                             extra = f", AUC {r.auc:.3f}" if r.auc is not None else ""
