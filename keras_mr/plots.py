@@ -125,7 +125,7 @@ def plot_weight_histograms(weights, noisy_mask, bins=40, title=None, ax=None, pa
     edges = np.linspace(rel.min(), max(rel.max(), rel.min() + 1e-3), bins + 1)
     ax.hist(rel[~m], bins=edges, alpha=0.6, label=f"clean ({(~m).sum()})")
     ax.hist(rel[m], bins=edges, alpha=0.6, label=f"noisy ({m.sum()})")
-    ax.set_xlabel("log10(N * weight)")
+    ax.set_xlabel(f"log10(N * weight), clipped at {np.log10(floor):.0f}")
     ax.set_ylabel("examples")
     if title:
         ax.set_title(title)

@@ -208,3 +208,17 @@ def test_load_dataset_dispatch():
     _check_common(d, 30, 10, 10)
     with pytest.raises(ValueError, match="Unknown dataset"):
         datasets.load_dataset("mnist-5")
+
+
+def test_least_squares_1d_mr_recovers_clean_solution():
+    """Algorithm 3 of the MR paper on this data: weighted LS + MW converges to theta* = 1."""
+    x, y, y_noisy, mask = datasets.least_squares_1d_arrays(n=15, epsilon=1.0)
+    cum = np.zeros_like(x)
+    eta = 1.0
+    for _ in range(200):
+        p = np.exp(-eta * (cum - cum.min()))
+        p /= p.sum()
+        theta = np.sum(p * x * y_noisy) / np.sum(p * x * x)
+        cum += 0.5 * (x * theta - y_noisy) ** 2
+    assert abs(theta - 1.0) < 1e-3
+    assert p[mask].sum() < 1e-3
