@@ -34,7 +34,8 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--width", type=int, default=16, help="CNN width (conv w, 2w; dense 4w)")
     p.add_argument("--dense", type=int, default=256, help="units of the CNN's dense layer")
-    p.add_argument("--eta", type=float, default=0.5)
+    p.add_argument("--eta", type=float, default=0.1)
+    p.add_argument("--max-weight", type=float, default=None, help="MR cap kappa on p_i (e.g. 2/N)")
     p.add_argument("--out", default="benchmark_results/noisy_fmnist")
     p.add_argument("--keras-verbose", type=int, default=0, help="2: one Keras line per epoch")
     args = p.parse_args(argv)
@@ -46,12 +47,12 @@ def main(argv=None):
         datasets=["fashion_mnist"], noises=[args.noise], rates=[args.rate], methods=methods,
         seeds=[int(s) for s in args.seeds.split(",")], model="cnn", width=args.width,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer="adam",
-        train_size=args.train_size, test_size=args.test_size, options={"eta": args.eta},
+        train_size=args.train_size, test_size=args.test_size, options={"eta": args.eta, "max_weight": args.max_weight},
         out_dir=args.out, keras_verbose=args.keras_verbose, model_kwargs={"dense": args.dense},
     )
     print()
     print(f"Fashion-MNIST, train subset {args.train_size}, CNN width {args.width} dense {args.dense}, Adam lr {args.lr}, "
-          f"batch {args.batch_size}, {args.epochs} epochs, MR eta {args.eta}")
+          f"batch {args.batch_size}, {args.epochs} epochs, MR eta {args.eta}, max_weight {args.max_weight}")
     print(res.table())
     rows = {r["method"]: r for r in res.summary_rows()}
     if {"mr", "clean", "base"} <= set(rows):
