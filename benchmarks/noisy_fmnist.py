@@ -2,7 +2,7 @@
 
 Reproduces the recorded result of issue 3 (see docs/noise_and_datasets.md):
 
-    python benchmarks/noisy_fmnist.py --train-size 4000 --test-size 2000 --width 16 --dense 256 --batch-size 32 --epochs 40
+    python benchmarks/noisy_fmnist.py --train-size 4000 --test-size 2000 --width 16 --dense 256 --batch-size 32 --epochs 40 --eta 0.1
 
 Real Fashion-MNIST files are needed (``apt-get install -y dataset-fashion-mnist``
 or the four gz files in ``$KERAS_HOME/datasets/fashion-mnist/``).  Prints the
@@ -35,7 +35,8 @@ def main(argv=None):
     p.add_argument("--width", type=int, default=16, help="CNN width (conv w, 2w; dense 4w)")
     p.add_argument("--dense", type=int, default=256, help="units of the CNN's dense layer")
     p.add_argument("--eta", type=float, default=0.1)
-    p.add_argument("--max-weight", type=float, default=None, help="MR cap kappa on p_i (e.g. 2/N)")
+    p.add_argument("--max-weight", type=float, default=None,
+                   help="MR cap kappa on p_i (default 2 / train-size; 0 = no cap)")
     p.add_argument("--out", default="benchmark_results/noisy_fmnist")
     p.add_argument("--keras-verbose", type=int, default=0, help="2: one Keras line per epoch")
     args = p.parse_args(argv)
@@ -43,6 +44,10 @@ def main(argv=None):
         print("Fashion-MNIST files not found: apt-get install -y dataset-fashion-mnist", file=sys.stderr)
         return 1
     methods = [m for m in args.methods.split(",") if m]
+    if args.max_weight is None:
+        args.max_weight = 2.0 / args.train_size
+    elif args.max_weight == 0:
+        args.max_weight = None
     res = runner.run_grid(
         datasets=["fashion_mnist"], noises=[args.noise], rates=[args.rate], methods=methods,
         seeds=[int(s) for s in args.seeds.split(",")], model="cnn", width=args.width,
