@@ -4,12 +4,12 @@ Python API::
 
     from keras_mr import runner
     results = runner.run_grid(datasets=["default"], noises=["symmetric"], rates=[0.4],
-                              methods=["base", "mr", "random", "clean"], epochs=30)
+                              methods=["base", "mr", "random", "clean"], epochs=20)
     print(results.table())
 
 Command line (the ``keras-mr`` console script, or ``python -m keras_mr``)::
 
-    keras-mr --dataset default --noise symmetric --rate 0.4 --methods base,mr,random --epochs 30
+    keras-mr --dataset default --noise symmetric --rate 0.4 --methods base,mr,random --epochs 20
 
 Every run trains a fresh model on the noisy training labels and evaluates the
 clean test set after every epoch.  The results table follows the papers:
@@ -244,7 +244,7 @@ def _epoch_recorder(weights_fn, noisy_mask, store):
     return _Recorder()
 
 
-def run_single(data, noise, rate, method, seed=0, model="auto", epochs=30, batch_size=64,
+def run_single(data, noise, rate, method, seed=0, model="auto", epochs=20, batch_size=64,
                optimizer="adam", lr=1e-3, width=None, options=None, verbose=0, noisy=None,
                model_kwargs=None):
     """Trains one method on one noisy dataset and evaluates the test set every epoch.
@@ -428,7 +428,7 @@ class GridResult:
 
 
 def run_grid(datasets=("default",), noises=("symmetric",), rates=(0.4,),
-             methods=("base", "mr", "random"), seeds=(0,), model="auto", epochs=30,
+             methods=("base", "mr", "random"), seeds=(0,), model="auto", epochs=20,
              batch_size=64, optimizer="adam", lr=1e-3, width=None, train_size=None,
              test_size=None, dataset_kwargs=None, options=None, out_dir=None, plots=True,
              verbose=1, keras_verbose=0, log=None, model_kwargs=None):
@@ -520,7 +520,7 @@ def build_parser():
     p.add_argument("--num-seeds", type=int, default=None, help="use seeds 0..N-1 (overrides --seeds)")
     p.add_argument("--model", default="auto", choices=["auto"] + sorted(MODELS))
     p.add_argument("--width", type=int, default=None, help="model width (default per model)")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
     p.add_argument("--lr", type=float, default=1e-3)

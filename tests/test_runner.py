@@ -14,7 +14,7 @@ pytestmark = pytest.mark.tf_only
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README_COMMAND = ["--dataset", "default", "--noise", "symmetric", "--rate", "0.4",
-                  "--methods", "base,mr,random", "--epochs", "30"]
+                  "--methods", "base,mr,random", "--epochs", "20"]
 
 
 def _fake_run(method, seed, final, best, auc=None):
