@@ -380,6 +380,8 @@ class GridResult:
             for r in self.runs:
                 w.writerow({k: getattr(r, k) for k in run_fields})
         rows = self.summary_rows()
+        if not rows:
+            raise ValueError("No runs to write.")
         with open(os.path.join(out_dir, "summary.csv"), "w", newline="") as f:
             w = csv.DictWriter(f, list(rows[0]))
             w.writeheader()
