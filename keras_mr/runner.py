@@ -327,6 +327,20 @@ class GridResult:
     def __init__(self, runs):
         self.runs = list(runs)
 
+    @classmethod
+    def load(cls, *paths):
+        """Merges the runs of one or more ``results.json`` files (e.g. parallel jobs).
+
+        Loaded runs carry no weights (no histograms), everything else is kept.
+        """
+        runs = []
+        fields = {f.name for f in dataclasses.fields(RunResult)}
+        for path in paths:
+            with open(path) as f:
+                for r in json.load(f)["runs"]:
+                    runs.append(RunResult(**{k: v for k, v in r.items() if k in fields}))
+        return cls(runs)
+
     def summary_rows(self):
         """One row per (dataset, noise, rate, method): mean and std over seeds."""
         groups = {}

@@ -85,6 +85,8 @@ def test_cli_writes_outputs(tmp_path, capsys):
     summary = json.load(open(tmp_path / "results.json"))
     assert {r["method"] for r in summary["summary"]} == {"base", "mr"}
     assert len(summary["runs"][1]["test_acc"]) == 2
+    merged = runner.GridResult.load(str(tmp_path / "results.json"), str(tmp_path / "results.json"))
+    assert len(merged.runs) == 8 and merged.runs[1].test_acc == summary["runs"][1]["test_acc"]
     for name in ("accuracy_default_symmetric_40.png", "noisy_mass_default_symmetric_40.png",
                  "weights_default_symmetric_40_mr.png", "table.md", "summary.csv"):
         assert (tmp_path / name).exists(), name
