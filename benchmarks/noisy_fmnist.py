@@ -32,6 +32,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr-decay", default="none", choices=["none", "cosine"])
     p.add_argument("--width", type=int, default=16, help="CNN width (conv w, 2w; dense 4w)")
     p.add_argument("--dense", type=int, default=256, help="units of the CNN's dense layer")
     p.add_argument("--eta", type=float, default=0.1)
@@ -54,9 +55,10 @@ def main(argv=None):
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer="adam",
         train_size=args.train_size, test_size=args.test_size, options={"eta": args.eta, "max_weight": args.max_weight},
         out_dir=args.out, keras_verbose=args.keras_verbose, model_kwargs={"dense": args.dense},
+        lr_decay=None if args.lr_decay == "none" else args.lr_decay,
     )
     print()
-    print(f"Fashion-MNIST, train subset {args.train_size}, CNN width {args.width} dense {args.dense}, Adam lr {args.lr}, "
+    print(f"Fashion-MNIST, train subset {args.train_size}, CNN width {args.width} dense {args.dense}, Adam lr {args.lr} ({args.lr_decay} decay), "
           f"batch {args.batch_size}, {args.epochs} epochs, MR eta {args.eta}, max_weight {args.max_weight}")
     print(res.table())
     rows = {r["method"]: r for r in res.summary_rows()}

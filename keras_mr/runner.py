@@ -176,8 +176,12 @@ def _auto_model(input_shape):
 
 
 def make_model_builder(model, input_shape, num_classes, optimizer="adam", lr=1e-3, width=None,
-                       model_kwargs=None):
-    """``fn() -> compiled keras.Model`` for the runner (logits + sparse CE + accuracy)."""
+                       model_kwargs=None, decay_steps=None):
+    """``fn() -> compiled keras.Model`` for the runner (logits + sparse CE + accuracy).
+
+    With ``decay_steps`` the learning rate follows a cosine decay to 0 over
+    that many steps (``keras.optimizers.schedules.CosineDecay``).
+    """
     import keras
 
     if model == "auto":
@@ -192,8 +196,9 @@ def make_model_builder(model, input_shape, num_classes, optimizer="adam", lr=1e-
         if width is not None:
             kwargs["width"] = width
         net = MODELS[model](input_shape, num_classes, **kwargs)
-        opt = (keras.optimizers.Adam(lr) if optimizer == "adam"
-               else keras.optimizers.SGD(lr, momentum=0.9))
+        rate = lr if not decay_steps else keras.optimizers.schedules.CosineDecay(lr, decay_steps)
+        opt = (keras.optimizers.Adam(rate) if optimizer == "adam"
+               else keras.optimizers.SGD(rate, momentum=0.9))
         net.compile(opt, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                     metrics=["accuracy"])
         return net
@@ -246,7 +251,7 @@ def _epoch_recorder(weights_fn, noisy_mask, store):
 
 def run_single(data, noise, rate, method, seed=0, model="auto", epochs=20, batch_size=64,
                optimizer="adam", lr=1e-3, width=None, options=None, verbose=0, noisy=None,
-               model_kwargs=None):
+               model_kwargs=None, lr_decay=None):
     """Trains one method on one noisy dataset and evaluates the test set every epoch.
 
     Args:
@@ -259,6 +264,7 @@ def run_single(data, noise, rate, method, seed=0, model="auto", epochs=20, batch
         epochs, batch_size, optimizer, lr, width: training set-up.
         options: method options (e.g. ``{"eta": 0.5}``).
         model_kwargs: extra model arguments (e.g. ``{"dense": 256}`` for ``cnn``).
+        lr_decay: ``None`` (constant) or ``"cosine"`` (to 0 at the last step).
         verbose: Keras ``fit`` verbosity.
         noisy: precomputed :class:`keras_mr.noise.NoisyLabels` (else generated).
 
@@ -275,8 +281,11 @@ def run_single(data, noise, rate, method, seed=0, model="auto", epochs=20, batch
     if noisy is None:
         noisy = apply_noise(noise, data.y_train, rate, data.num_classes, seed=seed, x=data.x_train)
     keras.utils.set_random_seed(seed)
+    if lr_decay not in (None, "none", "cosine"):
+        raise ValueError(f"`lr_decay` must be None or 'cosine', got {lr_decay!r}.")
+    steps = epochs * int(np.ceil(len(data.y_train) / batch_size))
     build = make_model_builder(model, data.input_shape, data.num_classes, optimizer, lr, width,
-                               model_kwargs)
+                               model_kwargs, decay_steps=steps if lr_decay == "cosine" else None)
     ctx = RunContext(data, noisy.noisy_labels, noisy.noisy_mask, build, batch_size, epochs, seed,
                      dict(options or {}))
     plan = METHODS[method](ctx)
@@ -447,7 +456,7 @@ def run_grid(datasets=("default",), noises=("symmetric",), rates=(0.4,),
              methods=("base", "mr", "random"), seeds=(0,), model="auto", epochs=20,
              batch_size=64, optimizer="adam", lr=1e-3, width=None, train_size=None,
              test_size=None, dataset_kwargs=None, options=None, out_dir=None, plots=True,
-             verbose=1, keras_verbose=0, log=None, model_kwargs=None):
+             verbose=1, keras_verbose=0, log=None, model_kwargs=None, lr_decay=None):
     """Runs the grid dataset x noise x rate x method x seed.
 
     Args:
@@ -468,6 +477,7 @@ def run_grid(datasets=("default",), noises=("symmetric",), rates=(0.4,),
         keras_verbose: verbosity of ``model.fit``.
         log: file-like for the progress lines (default ``sys.stdout``).
         model_kwargs: extra model arguments (e.g. ``{"dense": 256}``).
+        lr_decay: ``None`` or ``"cosine"``.
 
     Returns:
         :class:`GridResult`.
@@ -498,7 +508,7 @@ def run_grid(datasets=("default",), noises=("symmetric",), rates=(0.4,),
                         count += 1
                         r = run_single(data, nz, rate, method, seed, model, epochs, batch_size,
                                        optimizer, lr, width, options, keras_verbose, noisy=noisy,
-                                       model_kwargs=model_kwargs)
+                                       model_kwargs=model_kwargs, lr_decay=lr_decay)
                         runs.append(r)
                         if verbose:
                             extra = f", AUC {r.auc:.3f}" if r.auc is not None else ""
@@ -540,6 +550,7 @@ def build_parser():
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr-decay", default="none", choices=["none", "cosine"])
     p.add_argument("--eta", type=float, default=0.5, help="MR step size (default 0.5)")
     p.add_argument("--max-weight", type=float, default=None, help="MR cap kappa on p_i")
     p.add_argument("--train-size", type=int, default=None, help="stratified training subset")
@@ -570,7 +581,7 @@ def main(argv=None):
             methods=_csv_list(args.methods), seeds=(list(range(args.num_seeds)) if args.num_seeds else _csv_list(args.seeds, int)), model=args.model,
             epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
             width=args.width, train_size=args.train_size, test_size=args.test_size,
-            dataset_kwargs=dataset_kwargs,
+            dataset_kwargs=dataset_kwargs, lr_decay=args.lr_decay,
             options={"eta": args.eta, "max_weight": args.max_weight},
             out_dir=args.out, plots=not args.no_plots, verbose=int(args.verbose > 0),
             keras_verbose=2 if args.verbose > 1 else 0,

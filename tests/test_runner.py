@@ -111,3 +111,15 @@ def test_readme_command_end_to_end(tmp_path):
     assert final["mr"] > 0.9
     assert final["mr"] > final["base"] + 0.15
     assert final["mr"] > final["random"] + 0.15
+
+
+def test_cosine_lr_decay_option():
+    import keras
+
+    build = runner.make_model_builder("mlp", (4,), 3, lr=0.01, decay_steps=10)
+    model = build()
+    assert isinstance(model.optimizer._learning_rate, keras.optimizers.schedules.CosineDecay)
+    assert float(model.optimizer._learning_rate(10)) == pytest.approx(0.0, abs=1e-8)
+    data = load_default(n_train=50, n_test=20)
+    with pytest.raises(ValueError, match="lr_decay"):
+        runner.run_single(data, "symmetric", 0.2, "base", epochs=1, lr_decay="step")
