@@ -19,6 +19,19 @@ from keras_mr.weight_stats import weight_statistics  # noqa: F401
 
 # Noise, datasets, metrics (issue 3)
 # -- issue 3 exports go here --
+from keras_mr import datasets  # noqa: F401
+from keras_mr import metrics  # noqa: F401
+from keras_mr import noise  # noqa: F401
+from keras_mr.metrics import noisy_detection_auc  # noqa: F401
+from keras_mr.metrics import noisy_detection_average_precision  # noqa: F401
+from keras_mr.metrics import noisy_weight_mass  # noqa: F401
+from keras_mr.metrics import noisy_weight_mass_per_class  # noqa: F401
+from keras_mr.metrics import suspected_label_issues  # noqa: F401
+from keras_mr.noise import flip2_noise  # noqa: F401
+from keras_mr.noise import flip_noise  # noqa: F401
+from keras_mr.noise import instance_dependent_noise  # noqa: F401
+from keras_mr.noise import pair_flip_noise  # noqa: F401
+from keras_mr.noise import symmetric_noise  # noqa: F401
 
 # Adversarial training (issue 4)
 # -- issue 4 exports go here --

@@ -1,0 +1,112 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from keras_mr import metrics
+
+
+def _brute_auc(w, m):
+    """P(noisy weight < clean weight) + 0.5 P(tie), by enumerating pairs."""
+    w, m = np.asarray(w, float), np.asarray(m, bool)
+    pairs = list(itertools.product(w[m], w[~m]))
+    return np.mean([1.0 if a < b else 0.5 if a == b else 0.0 for a, b in pairs])
+
+
+def test_auc_hand_computed():
+    # noisy 0.1 beats both clean; noisy 0.4 beats 0.8 only: 3 of 4 pairs.
+    assert metrics.noisy_detection_auc([0.1, 0.4, 0.35, 0.8], [1, 1, 0, 0]) == pytest.approx(0.75)
+    # A tie counts one half: pairs (0.2 vs 0.2) = 0.5, (0.2 vs 0.9) = 1 -> 0.75.
+    assert metrics.noisy_detection_auc([0.2, 0.2, 0.9], [True, False, False]) == pytest.approx(0.75)
+    assert metrics.noisy_detection_auc([0.0, 1.0], [True, False]) == 1.0
+    assert metrics.noisy_detection_auc([1.0, 0.0], [True, False]) == 0.0
+    assert metrics.noisy_detection_auc(np.ones(6), [1, 0, 1, 0, 0, 0]) == 0.5
+    assert np.isnan(metrics.noisy_detection_auc([0.1, 0.2], [False, False]))
+
+
+def test_auc_matches_pairwise_definition_with_ties():
+    rng = np.random.default_rng(0)
+    w = rng.integers(0, 6, size=60).astype(float)  # many ties
+    m = rng.random(60) < 0.3
+    assert metrics.noisy_detection_auc(w, m) == pytest.approx(_brute_auc(w, m))
+    # Scale invariance: only the order matters.
+    assert metrics.noisy_detection_auc(3 * w + 1, m) == pytest.approx(_brute_auc(w, m))
+
+
+def test_average_precision_hand_computed():
+    # Increasing weight: 0.1 N (P=1, R=.5), 0.35 C, 0.4 N (P=2/3, R=1): AP = .5 + .5 * 2/3.
+    ap = metrics.noisy_detection_average_precision([0.1, 0.4, 0.35, 0.8], [1, 1, 0, 0])
+    assert ap == pytest.approx(0.5 + 0.5 * 2 / 3)
+    # Ties enter together: one threshold holding 1 noisy + 1 clean -> P = 1/2 at R = 1.
+    assert metrics.noisy_detection_average_precision([0.2, 0.2, 0.9], [1, 0, 0]) == pytest.approx(0.5)
+    # Perfect ranking -> 1; all-equal weights -> the noise rate.
+    assert metrics.noisy_detection_average_precision([0, 0, 1, 1, 1], [1, 1, 0, 0, 0]) == 1.0
+    assert metrics.noisy_detection_average_precision(np.ones(5), [1, 1, 0, 0, 0]) == pytest.approx(0.4)
+    assert np.isnan(metrics.noisy_detection_average_precision([1.0, 2.0], [0, 0]))
+
+
+def test_noisy_weight_mass():
+    w = np.array([1.0, 3.0, 4.0, 2.0])
+    m = np.array([True, False, False, True])
+    assert metrics.noisy_weight_mass(w, m) == pytest.approx(3.0 / 10.0)
+    # Uniform weights: the noise rate.
+    assert metrics.noisy_weight_mass(np.ones(10), np.arange(10) < 4) == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="positive sum"):
+        metrics.noisy_weight_mass(np.zeros(3), [True, False, False])
+
+
+def test_noisy_weight_mass_per_class():
+    w = np.array([1.0, 3.0, 4.0, 2.0, 5.0])
+    m = np.array([True, False, False, True, False])
+    y = np.array([0, 0, 1, 1, 1])
+    # class 0: 1 / (1 + 3); class 1: 2 / (4 + 2 + 5); class 2: empty -> nan.
+    out = metrics.noisy_weight_mass_per_class(w, m, y, num_classes=3)
+    np.testing.assert_allclose(out[:2], [0.25, 2.0 / 11.0])
+    assert np.isnan(out[2])
+
+
+def test_suspected_label_issues_table(tmp_path):
+    w = np.array([0.30, 0.05, 0.60, 0.05])
+    y = np.array([0, 1, 1, 2])
+    t = metrics.suspected_label_issues(w, y, top_k=3, predictions=np.eye(3)[[0, 0, 1, 2]],
+                                       noisy_mask=[False, True, False, False],
+                                       class_names=["a", "b", "c"])
+    # Lowest weight first; the tie (0.05) is broken by index.
+    assert list(t.indices) == [1, 3, 0]
+    assert t.rows[0] == {"rank": 1, "index": 1, "weight": 0.05, "relative_weight": pytest.approx(0.2),
+                         "given_label": 1, "class_name": "b", "predicted_label": 0, "is_noisy": True}
+    path = t.to_csv(str(tmp_path / "issues.csv"))
+    lines = open(path).read().strip().splitlines()
+    assert lines[0] == "rank,index,weight,relative_weight,given_label,class_name,predicted_label,is_noisy"
+    assert lines[1].startswith("1,1,0.05,0.2,1,b,0,True")
+    assert len(lines) == 4
+    assert "| 1 | 1 |" in t.to_markdown()
+    assert len(metrics.suspected_label_issues(w, y, top_k=None)) == 4
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="same length"):
+        metrics.noisy_detection_auc([0.1, 0.2], [True])
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.noisy_detection_auc([np.nan, 0.2], [True, False])
+    with pytest.raises(ValueError, match="boolean"):
+        metrics.noisy_detection_auc([0.1, 0.2], [2, 0])
+    with pytest.raises(ValueError, match="top_k"):
+        metrics.suspected_label_issues([0.1, 0.2], [0, 1], top_k=0)
+    with pytest.raises(ValueError, match="labels"):
+        metrics.suspected_label_issues([0.1, 0.2], [0, 1, 1])
+
+
+def test_plots_write_files(tmp_path):
+    pytest.importorskip("matplotlib")
+    from keras_mr import plots
+
+    rng = np.random.default_rng(0)
+    m = rng.random(100) < 0.4
+    w = np.where(m, 1e-4, 1.0) * rng.random(100)
+    plots.plot_weight_histograms(w, m, path=str(tmp_path / "h.png"))
+    plots.plot_noisy_mass({"mr": [0.4, 0.2, 0.1]}, noise_rate=0.4, path=str(tmp_path / "m.png"))
+    plots.plot_accuracy_curves({"base": [[0.5, 0.6], [0.55, 0.65]], "mr": [0.6, 0.7]},
+                               path=str(tmp_path / "a.png"))
+    for f in ("h.png", "m.png", "a.png"):
+        assert (tmp_path / f).stat().st_size > 1000
