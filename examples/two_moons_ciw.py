@@ -26,20 +26,10 @@ import keras  # noqa: E402
 import keras_mr  # noqa: E402
 
 
-def make_moons(n, noise=0.15, seed=0):
-    """Two interleaving half circles (local generator, no extra dependency)."""
-    rng = np.random.default_rng(seed)
-    h = n // 2
-    t1 = rng.uniform(0, np.pi, h)
-    t2 = rng.uniform(0, np.pi, n - h)
-    x = np.concatenate(
-        [np.stack([np.cos(t1), np.sin(t1)], 1),
-         np.stack([1 - np.cos(t2), 0.5 - np.sin(t2)], 1)]
-    )
-    y = np.concatenate([np.zeros(h), np.ones(n - h)]).astype("int32")
-    x = x + rng.normal(scale=noise, size=x.shape)
-    p = rng.permutation(n)
-    return x[p].astype("float32"), y[p]
+def make_moons(n, seed=0):
+    """Two moons with the noise level of the CIW illustration."""
+    x, y = keras_mr.datasets.make_moons(n, noise_std=0.15, seed=seed)
+    return x, y.astype("int32")
 
 
 def flip_labels(y, rate, seed=0):
