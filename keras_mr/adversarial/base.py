@@ -296,8 +296,8 @@ class AdversarialModel(keras.Model):
         """
         return unpack_sample_weight(sample_weight)
 
-    def _record_losses(self, index, per_example):
-        """Hands this step's per-example training losses to MR.
+    def _finish_step(self, index, per_example, loss, y, nat_logits, adv_logits):
+        """Ends a training step: hands the losses to MR, updates the metrics.
 
         With ``MRSampleWeighter(loss_source="train")`` the losses MR uses are
         the ones of this adversarial training step (adversarial CE for PGD /
@@ -305,6 +305,8 @@ class AdversarialModel(keras.Model):
         without an extra pass.
         """
         record_training_losses(self, index, per_example)
+        batch = ops.cast(ops.shape(per_example)[0], "float32")
+        return self._update_metrics(loss, batch, y, nat_logits, adv_logits)
 
     def input_gradient(self, x, y, loss_fn=None):
         """Gradient of ``sum_i loss_i`` w.r.t. the inputs (``training=False``).

@@ -176,9 +176,7 @@ class FreeAdversarialModel(AdversarialModel):
                 delta + self.free_step_size * tf.cast(step, delta.dtype),
                 self.eps, self.norm)
         self.perturbation.assign(tf.concat([delta, full[b:]], axis=0))
-        self._record_losses(index, per_example)
-        batch = ops.cast(ops.shape(per_example)[0], "float32")
-        return self._update_metrics(loss, batch, y, nat_logits, adv_logits)
+        return self._finish_step(index, per_example, loss, y, nat_logits, adv_logits)
 
     def get_config(self):
         config = super().get_config()

@@ -1,7 +1,6 @@
 """PGD adversarial training (Madry et al., 2018) as a Keras model wrapper."""
 
 import keras
-from keras import ops
 
 from keras_mr.adversarial.base import AdversarialModel
 from keras_mr.adversarial.base import _tf
@@ -89,9 +88,7 @@ class PGDAdversarialModel(AdversarialModel):
             loss = weighted_mean(per_example, sample_weight)
             scaled = self._scale_for_gradient(loss)
         self._apply(tape, scaled)
-        self._record_losses(index, per_example)
-        batch = ops.cast(ops.shape(per_example)[0], "float32")
-        return self._update_metrics(loss, batch, y, nat_logits, adv_logits)
+        return self._finish_step(index, per_example, loss, y, nat_logits, adv_logits)
 
     def get_config(self):
         config = super().get_config()

@@ -162,9 +162,7 @@ class TRADESModel(AdversarialModel):
             loss = weighted_mean(per_example, sample_weight)
             scaled = self._scale_for_gradient(loss)
         self._apply(tape, scaled)
-        self._record_losses(index, per_example)
-        batch = ops.cast(ops.shape(per_example)[0], "float32")
-        return self._update_metrics(loss, batch, y, nat_logits, adv_logits)
+        return self._finish_step(index, per_example, loss, y, nat_logits, adv_logits)
 
     def get_config(self):
         config = super().get_config()
