@@ -7,7 +7,7 @@ import keras
 from keras_mr.capped_simplex import project_capped_simplex_log
 from keras_mr.multiplicative_weights import _check_eta
 from keras_mr.multiplicative_weights import mw_update
-from keras_mr.per_example_loss import PerExampleLossPass
+from keras_mr.loss_pass import PerExampleLossPass
 from keras_mr.per_example_loss import resolve_per_example_loss
 from keras_mr.per_example_loss import unreduced_loss
 from keras_mr.sample_weighter import SampleWeighter

@@ -117,7 +117,7 @@ def test_weights_used_in_next_epoch_are_the_updated_ones():
 
 
 def test_loss_pass_is_order_invariant():
-    from keras_mr.per_example_loss import PerExampleLossPass
+    from keras_mr.loss_pass import PerExampleLossPass
     from keras_mr.per_example_loss import resolve_per_example_loss
 
     x, _, y_noisy, _ = _noisy_blobs(n=100)
@@ -294,7 +294,7 @@ def test_labels_out_of_range():
 
 
 def test_labels_out_of_range_in_a_dataset_are_caught_by_the_loss_pass():
-    from keras_mr.per_example_loss import PerExampleLossPass
+    from keras_mr.loss_pass import PerExampleLossPass
     from keras_mr.per_example_loss import resolve_per_example_loss
 
     x, _, y_noisy, _ = _noisy_blobs(n=40)
