@@ -227,6 +227,9 @@ class ConstrainedReweightingModel(keras.Model):
     >>> model.fit(x, y, epochs=5)  # or a MRSampleWeighter dataset
     """
 
+    # Records its per-example training losses for MRSampleWeighter(loss_source="train").
+    records_training_losses = True
+
     def __init__(
         self,
         model,

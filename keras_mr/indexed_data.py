@@ -8,67 +8,99 @@ time a batch is produced, a weight update written into the variable is seen by
 the next batches, provided nothing *after* the lookup replays old batches:
 
 - ``cache()`` after the lookup freezes the first epoch's weights forever;
-- ``repeat()`` after the lookup lets the prefetch buffer run into the next
+- ``repeat()`` after the lookup lets prefetched batches run into the next
   epoch with the previous weights.
 
-So cache, shuffle, batch and augment go *before* the lookup, which is what
-:meth:`keras_mr.MRSampleWeighter.attach` builds.  The callbacks also count the
-lookups and raise a ``ValueError`` at the end of an epoch if the counts show a
-cached or repeated pipeline.
+So cache, shuffle, batch and augment go *before* the lookup, and the pipeline
+ends with ``prefetch(1)``: after a weight update at most the two batches that
+were already looked up (the one in the prefetch buffer and the one being
+built) carry the old weights; every later batch carries the new ones.
+
+**Shuffling is a pure function of ``(seed, epoch)``.**  The order of epoch
+``e`` is ``tf.random.experimental.index_shuffle`` of the positions keyed by
+``(seed, e)`` (arrays), or a ``shuffle`` seeded by ``(seed, e)`` (datasets).
+The callback writes ``(seed, e)`` into a host variable at the beginning of
+every epoch from its saved state, so a run resumed from a checkpoint draws
+exactly the batches the uninterrupted run would have drawn.
+
+The training batches are ``(x, y, sample_weight)`` where ``sample_weight`` is a
+float32 ``(B,)`` tensor, or, for ``MRSampleWeighter(loss_source="train")``, a
+dict ``{"weight": (B,) float32, "index": (B,) int32}`` that the model unpacks
+(:mod:`keras_mr.training_losses`).  Nothing in the pipeline or the training
+graph is float64 or complex, so it runs on TPUs.
 """
 
 import numpy as np
 import tensorflow as tf
 
-
-_INDEX_HELP = (
+INDEX_HELP = (
     "Build it with `keras_mr.indexed_dataset(x, y)` (or add the index yourself: "
-    "`tf.data.Dataset.from_tensor_slices((x, y, tf.range(N, dtype=tf.int64)))`)."
+    "`tf.data.Dataset.from_tensor_slices((x, y, tf.range(N)))`)."
 )
 
 
-def _num_rows(x):
-    leaves = tf.nest.flatten(x)
+# ----------------------------------------------------------------- checks
+def _leaves(structure):
+    return tf.nest.flatten(structure)
+
+
+def num_rows(structure, arg_name):
+    """Number of rows shared by every array of a (nested) structure."""
+    leaves = _leaves(structure)
     if not leaves:
-        raise ValueError("`x` is empty.")
-    n = len(leaves[0])
-    for leaf in leaves:
-        if len(leaf) != n:
+        raise ValueError(f"`{arg_name}` is empty: it holds no arrays.")
+    sizes = {len(leaf) for leaf in leaves}
+    if len(sizes) != 1:
+        raise ValueError(
+            f"All arrays in `{arg_name}` must have the same number of rows, got {sorted(sizes)}."
+        )
+    return sizes.pop()
+
+
+def check_arrays(x, y):
+    """Validates in-memory training arrays; returns ``N``.
+
+    Raises a ``ValueError``/``TypeError`` naming the argument for: missing or
+    empty arrays, row-count mismatches, string/object labels, and NaN or inf
+    in floating-point inputs.
+    """
+    if y is None:
+        raise ValueError(
+            "`y` is required: weighting needs a label for every example. For a "
+            "keras.utils.PyDataset or a generator, build an indexed tf.data.Dataset of "
+            f"(x, y, index) and attach that. {INDEX_HELP}"
+        )
+    for name, value in (("x", x), ("y", y)):
+        for leaf in _leaves(value):
+            if isinstance(leaf, (tf.data.Dataset,)) or not hasattr(leaf, "__len__"):
+                raise TypeError(
+                    f"`{name}` must be arrays (or a nested structure of arrays), got "
+                    f"{type(leaf).__name__}. For a keras.utils.PyDataset or a generator, "
+                    f"build an indexed tf.data.Dataset of (x, y, index) instead. {INDEX_HELP}"
+                )
+    n = num_rows(x, "x")
+    n_y = num_rows(y, "y")
+    if n != n_y:
+        raise ValueError(f"`x` has {n} rows but `y` has {n_y}: give one label per example.")
+    if n == 0:
+        raise ValueError("`x` and `y` are empty: attach at least one training example.")
+    for leaf in _leaves(y):
+        kind = np.asarray(leaf).dtype.kind
+        if kind in "OSUb" and kind != "b":
+            raise TypeError(
+                f"`y` holds {np.asarray(leaf).dtype} labels; Keras losses need numbers. Encode "
+                "string labels as integers first, e.g. `classes, y = np.unique(y, "
+                "return_inverse=True)`."
+            )
+    for leaf in _leaves(x):
+        arr = np.asarray(leaf)
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            bad = np.unique(np.nonzero(~np.isfinite(arr.reshape(len(arr), -1)))[0])
             raise ValueError(
-                f"All inputs must have the same number of examples; got {n} and {len(leaf)}."
+                f"`x` contains NaN or inf in {bad.size} examples (first indices: "
+                f"{bad[:10].tolist()}). Clean or impute them before training."
             )
     return n
-
-
-def indexed_dataset(x, y):
-    """Makes an unbatched dataset of ``(x, y, index)`` from in-memory arrays.
-
-    Args:
-        x: array (or nested structure of arrays) with ``N`` rows.
-        y: labels, ``N`` rows.
-
-    Returns:
-        ``tf.data.Dataset`` of ``(x_i, y_i, i)`` with ``i`` an ``int64`` scalar,
-        in index order (unshuffled).
-
-    Example:
-
-    >>> ds = indexed_dataset(np.zeros((3, 2)), np.array([0, 1, 1]))
-    >>> [int(i) for _, _, i in ds]
-    [0, 1, 2]
-    """
-    if isinstance(x, tf.data.Dataset):
-        raise TypeError(
-            "`indexed_dataset` takes arrays; for a tf.data.Dataset of (x, y) use "
-            "`ds.enumerate().map(lambda i, xy: (xy[0], xy[1], i))` before shuffling."
-        )
-    if y is None:
-        raise ValueError("`y` is required: weighting needs a label for every example.")
-    n = _num_rows(x)
-    if len(y) != n:
-        raise ValueError(f"`x` has {n} rows but `y` has {len(y)}.")
-    idx = np.arange(n, dtype=np.int64)
-    return tf.data.Dataset.from_tensor_slices((x, y, idx))
 
 
 def check_indexed_spec(element_spec, batched, arg_name="dataset"):
@@ -76,13 +108,13 @@ def check_indexed_spec(element_spec, batched, arg_name="dataset"):
     if not isinstance(element_spec, tuple) or len(element_spec) != 3:
         raise ValueError(
             f"`{arg_name}` must yield (x, y, index) triples so that each example can be "
-            f"matched to its weight, got elements {element_spec}. {_INDEX_HELP}"
+            f"matched to its weight, got elements {element_spec}. {INDEX_HELP}"
         )
     idx_spec = element_spec[2]
     if not isinstance(idx_spec, tf.TensorSpec) or not idx_spec.dtype.is_integer:
         raise ValueError(
             f"The third element of `{arg_name}` must be an integer example index, got "
-            f"{idx_spec}. {_INDEX_HELP}"
+            f"{idx_spec}. {INDEX_HELP}"
         )
     want = 1 if batched else 0
     if idx_spec.shape.rank is not None and idx_spec.shape.rank != want:
@@ -108,7 +140,7 @@ def is_batched_indexed(element_spec):
 
 
 def dataset_size(ds, num_examples=None, arg_name="dataset"):
-    """Number of examples of an unbatched finite dataset."""
+    """Number of elements of a finite dataset."""
     if num_examples is not None:
         return int(num_examples)
     card = int(ds.cardinality())
@@ -124,35 +156,154 @@ def dataset_size(ds, num_examples=None, arg_name="dataset"):
     return card
 
 
-def make_weight_lookup(table, counter, pack_index=False):
-    """Returns the ``map`` function ``(x, y, idx) -> (x, y, w)`` after batching.
+# ---------------------------------------------------------------- sources
+def _standardize_array(a):
+    """Casts float64 inputs to Keras' float type, as ``model.fit`` does for arrays."""
+    import keras
+
+    a = np.asarray(a)
+    if a.dtype == np.float64:
+        a = a.astype(keras.config.floatx())
+    return a
+
+
+def indexed_dataset(x, y):
+    """Makes an unbatched dataset of ``(x, y, index)`` from in-memory arrays.
 
     Args:
-        table: ``tf.Variable`` ``(N,)`` of relative weights (``N * p``).
+        x: array (or nested structure of arrays) with ``N`` rows.
+        y: labels (array or nested structure of arrays), ``N`` rows.
+
+    Returns:
+        ``tf.data.Dataset`` of ``(x_i, y_i, i)`` with ``i`` an ``int32``
+        scalar, in index order (unshuffled).
+
+    Example:
+
+    >>> ds = keras_mr.indexed_dataset(np.zeros((3, 2)), np.array([0, 1, 1]))
+    >>> [int(i) for _, _, i in ds]
+    [0, 1, 2]
+    """
+    if isinstance(x, tf.data.Dataset):
+        raise TypeError(
+            "`indexed_dataset` takes arrays; for a tf.data.Dataset of (x, y) use "
+            "`ds.enumerate().map(lambda i, xy: (xy[0], xy[1], i))` before shuffling."
+        )
+    n = check_arrays(x, y)
+    x = tf.nest.map_structure(_standardize_array, x)
+    y = tf.nest.map_structure(np.asarray, y)
+    return tf.data.Dataset.from_tensor_slices((x, y, np.arange(n, dtype=np.int32)))
+
+
+class ArraySource:
+    """In-memory ``(x, y)`` served by position: batches are gathered at once.
+
+    Shuffling permutes positions with ``index_shuffle`` keyed by a host
+    variable ``key = (seed, epoch)``: one vectorised gather per batch, no
+    shuffle buffer, and the order of an epoch depends only on ``key``.
+    """
+
+    def __init__(self, x, y):
+        self.num_examples = check_arrays(x, y)
+        with tf.device("/CPU:0"):
+            self.x = tf.nest.map_structure(
+                lambda a: tf.convert_to_tensor(_standardize_array(a)), x
+            )
+            self.y = tf.nest.map_structure(lambda a: tf.convert_to_tensor(np.asarray(a)), y)
+
+    def _gather(self, ids):
+        take = lambda t: tf.gather(t, ids)  # noqa: E731
+        return tf.nest.map_structure(take, self.x), tf.nest.map_structure(take, self.y), ids
+
+    def batches(self, batch_size, key=None, drop_remainder=False):
+        """Batched ``(x, y, index)``; shuffled per epoch when ``key`` is given."""
+        n = self.num_examples
+        ids = tf.data.Dataset.range(n).batch(batch_size, drop_remainder=drop_remainder)
+
+        def gather(pos):
+            pos = tf.cast(pos, tf.int32)
+            if key is not None:
+                pos = tf.random.experimental.index_shuffle(
+                    pos, seed=tf.cast(key.read_value(), tf.int32), max_index=n - 1
+                )
+            return self._gather(pos)
+
+        return ids.map(gather)
+
+    @property
+    def labels(self):
+        return tf.nest.map_structure(lambda t: t.numpy(), self.y)
+
+
+class DatasetSource:
+    """An unbatched ``tf.data.Dataset`` of ``(x, y, index)``.
+
+    Shuffling uses a buffer of the whole dataset seeded by ``(seed, epoch)``
+    read from the host variable ``key`` when each epoch's iteration starts.
+    """
+
+    def __init__(self, dataset, num_examples=None, cache=False):
+        check_indexed_spec(dataset.element_spec, batched=False, arg_name="x")
+        self.num_examples = dataset_size(dataset, num_examples, "x")
+        if self.num_examples == 0:
+            raise ValueError("The attached dataset is empty: attach at least one example.")
+        self.dataset = dataset.cache() if cache else dataset
+        self.labels = None
+
+    def batches(self, batch_size, key=None, drop_remainder=False):
+        ds = self.dataset
+        if key is not None:
+            n = self.num_examples
+
+            def epoch_order(_):
+                k = tf.cast(key.read_value(), tf.int64)
+                seed = k[0] * 1_000_003 + k[1]
+                return ds.shuffle(n, seed=seed, reshuffle_each_iteration=False)
+
+            ds = tf.data.Dataset.range(1).flat_map(epoch_order)
+            ds = ds.apply(tf.data.experimental.assert_cardinality(n))
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        return ds.map(lambda x, y, i: (x, y, tf.cast(i, tf.int32)))
+
+
+# ----------------------------------------------------------------- lookup
+def class_index(y, num_classes):
+    """Class of every label of a batch: sparse ``(B,)``/``(B, 1)`` or one-hot ``(B, C)``."""
+    y = tf.convert_to_tensor(y)
+    if y.shape.rank is not None and y.shape.rank >= 2 and y.shape[-1] not in (None, 1):
+        return tf.argmax(y, axis=-1, output_type=tf.int32)
+    idx = tf.cast(tf.reshape(y, [-1]), tf.int32)
+    return tf.clip_by_value(idx, 0, num_classes - 1)
+
+
+def make_weight_lookup(table, counter, with_index=False, class_weights=None):
+    """Returns the ``map`` function ``(x, y, idx) -> (x, y, sample_weight)``.
+
+    Args:
+        table: ``tf.Variable`` ``(N,)`` float32 of relative weights (``N * p``).
         counter: ``tf.Variable`` int64 scalar incremented once per batch (to
             detect cached/repeated pipelines).
-        pack_index: if True (``loss_source="train"``), the weight is returned as
-            ``complex128`` ``w + 1j * idx``: the example index rides in the
-            imaginary part, so that the training step can record per-example
-            losses (:meth:`keras_mr.MRSampleWeighter` patches ``compute_loss``),
-            while any Keras code path that casts the weight to a float type
-            (e.g. the symbolic build under ``tf.distribute``, metrics) sees
-            the plain weight.  Indices are exact up to 2**53.
+        with_index: return ``{"weight": w, "index": idx}`` instead of ``w``
+            (for ``loss_source="train"``).
+        class_weights: optional float32 ``(C,)`` tensor; the batch-normalised
+            MR weight is multiplied by the class weight of each label.
     """
 
     def lookup(x, y, idx):
-        idx = tf.cast(tf.reshape(idx, [-1]), tf.int64)
-        w = _normalize_batch_weights_tf(tf.gather(table, idx))
+        idx = tf.cast(tf.reshape(idx, [-1]), tf.int32)
+        w = normalize_batch_weights_tf(tf.gather(table, idx))
+        if class_weights is not None:
+            w = w * tf.gather(class_weights, class_index(y, class_weights.shape[0]))
         with tf.control_dependencies([counter.assign_add(1)]):
             w = tf.identity(w)
-        if pack_index:
-            w = tf.complex(tf.cast(w, tf.float64), tf.cast(idx, tf.float64))
+        if with_index:
+            return x, y, {"weight": w, "index": idx}
         return x, y, w
 
     return lookup
 
 
-def _normalize_batch_weights_tf(w):
+def normalize_batch_weights_tf(w):
     """:func:`keras_mr.weighted_loss.normalize_batch_weights` in plain TF ops.
 
     The pipeline runs inside ``tf.data`` whatever the Keras backend is, so it
@@ -161,19 +312,3 @@ def _normalize_batch_weights_tf(w):
     total = tf.reduce_sum(w)
     batch = tf.cast(tf.size(w), w.dtype)
     return tf.math.divide_no_nan(w * batch, total)
-
-
-def split_packed_weight(sample_weight):
-    """Splits a packed ``w + 1j * idx`` weight into ``(weight, index)``."""
-    w = tf.cast(tf.math.real(sample_weight), tf.float32)
-    idx = tf.cast(tf.math.imag(sample_weight), tf.int64)
-    return w, idx
-
-
-def is_packed_weight(sample_weight):
-    """True for a weight packed by ``make_weight_lookup(pack_index=True)``."""
-    return (
-        sample_weight is not None
-        and not isinstance(sample_weight, (list, tuple, dict))
-        and "complex" in str(getattr(sample_weight, "dtype", ""))
-    )

@@ -1,4 +1,20 @@
-"""The MR loss pass (moved; rewritten below)."""
+"""The MR loss pass: per-example losses of the whole training set.
+
+Algorithm 1 of the MR paper needs ``l_i(theta)`` for every training example
+after each epoch ("an additional forward pass is performed at the end of each
+epoch").  :class:`PerExampleLossPass` runs that pass over a batched
+``(x, y, index)`` dataset:
+
+- under TensorFlow, one ``tf.function`` (XLA-compiled when the model was
+  compiled with ``jit_compile=True``) runs on every replica of the model's
+  strategy; losses stay on the device as float32 and are copied to the host
+  once, after the last batch (no per-batch host synchronisation);
+- each batch carries its example indices, so the result does not depend on
+  the order in which batches or replicas return their shares;
+- integer labels are checked against the number of model outputs inside the
+  same step (their min/max travel with the losses), so a label out of range
+  raises a clear error instead of a silently wrong loss.
+"""
 
 import numpy as np
 
@@ -7,15 +23,23 @@ import keras
 from keras_mr.per_example_loss import check_label_range
 
 
+def _sparse_label(y):
+    """The label tensor when ``y`` is a single integer tensor, else ``None``."""
+    if isinstance(y, (dict, list, tuple)):
+        return None
+    dtype = str(getattr(y, "dtype", ""))
+    return y if "int" in dtype else None
+
+
 class PerExampleLossPass:
     """Computes per-example losses over a batched ``(x, y, index)`` dataset.
 
-    The compiled step (a ``tf.function`` under TensorFlow, run on every replica
-    of the model's strategy) is built once and reused for every update.
+    The compiled step is built once and reused for every update.
 
     Args:
         model: the Keras model.
-        loss_fn: from :func:`resolve_per_example_loss`.
+        loss_fn: ``fn(model, x, y, training) -> (B,)`` from
+            :func:`keras_mr.per_example_loss.resolve_per_example_loss`.
         training: passed to the model call (``False``: inference mode).
     """
 
@@ -28,41 +52,46 @@ class PerExampleLossPass:
     def __call__(self, eval_dataset, num_examples):
         """Returns ``(losses, seen)``.
 
-        ``losses`` is float64 ``(N,)``, the mean loss of each example over its
-        occurrences in ``eval_dataset``; ``seen`` the boolean mask of examples
-        that occurred.
+        ``losses`` is float64 ``(N,)`` (host), the mean loss of each example over
+        its occurrences in ``eval_dataset``; ``seen`` the boolean mask of
+        examples that occurred.
         """
-        sums = np.zeros(num_examples, dtype=np.float64)
-        counts = np.zeros(num_examples, dtype=np.int64)
-        for idx, losses in self._iterate(eval_dataset):
-            idx = np.asarray(idx, dtype=np.int64).reshape(-1)
-            losses = np.asarray(losses, dtype=np.float64).reshape(-1)
-            if idx.size and (idx.min() < 0 or idx.max() >= num_examples):
-                bad = int(idx.max()) if idx.max() >= num_examples else int(idx.min())
-                raise ValueError(
-                    f"Example index {bad} is outside [0, {num_examples}): the dataset's "
-                    f"indices do not match the {num_examples} examples the weighter was "
-                    "attached to."
-                )
-            np.add.at(sums, idx, losses)
-            np.add.at(counts, idx, 1)
+        idx, losses, label_range = self._run(eval_dataset)
+        if label_range is not None:
+            self._check_labels(*label_range)
+        if idx.size and (idx.min() < 0 or idx.max() >= num_examples):
+            bad = int(idx.max()) if idx.max() >= num_examples else int(idx.min())
+            raise ValueError(
+                f"Example index {bad} is outside [0, {num_examples}): the dataset's "
+                f"indices do not match the {num_examples} examples the weighter was "
+                "attached to."
+            )
+        sums = np.bincount(idx, weights=losses.astype(np.float64), minlength=num_examples)
+        counts = np.bincount(idx, minlength=num_examples)
         seen = counts > 0
         return np.where(seen, sums / np.maximum(counts, 1), 0.0), seen
 
-    def _check_labels(self, y):
+    def _check_labels(self, lo, hi):
         model = self.model
         out_shape = getattr(model, "output_shape", None) if model.built else None
-        if isinstance(out_shape, tuple) and not isinstance(y, (dict, list, tuple)):
-            check_label_range(y, out_shape)
+        if isinstance(out_shape, tuple):
+            check_label_range(np.array([lo, hi]), out_shape)
 
-    def _iterate(self, eval_dataset):
+    # -------------------------------------------------------------- running
+    def _run(self, eval_dataset):
         if keras.backend.backend() == "tensorflow":
-            yield from self._iterate_tf(eval_dataset)
-            return
+            return self._run_tf(eval_dataset)
+        idx_parts, loss_parts, lo, hi = [], [], None, None
         for x, y, idx in eval_dataset.as_numpy_iterator():
-            self._check_labels(y)
             losses = self.loss_fn(self.model, x, y, self.training)
-            yield idx, keras.ops.convert_to_numpy(losses)
+            idx_parts.append(np.asarray(idx).reshape(-1))
+            loss_parts.append(keras.ops.convert_to_numpy(losses).reshape(-1))
+            label = _sparse_label(y)
+            if label is not None and label.size:
+                lo = label.min() if lo is None else min(lo, label.min())
+                hi = label.max() if hi is None else max(hi, label.max())
+        label_range = None if lo is None else (int(lo), int(hi))
+        return _concat(idx_parts, np.int64), _concat(loss_parts, np.float32), label_range
 
     def _build_tf_step(self):
         import tensorflow as tf
@@ -71,28 +100,57 @@ class PerExampleLossPass:
 
         def replica_fn(x, y, idx):
             losses = self.loss_fn(self.model, x, y, self.training)
-            return tf.reshape(idx, [-1]), tf.reshape(tf.cast(losses, tf.float64), [-1])
+            label = _sparse_label(y)
+            if label is None:
+                bounds = tf.zeros([0], tf.int32)
+            else:
+                flat = tf.cast(tf.reshape(label, [-1]), tf.int32)
+                bounds = tf.stack([tf.reduce_min(flat), tf.reduce_max(flat)])
+            return (
+                tf.cast(tf.reshape(idx, [-1]), tf.int32),
+                tf.cast(tf.reshape(losses, [-1]), tf.float32),
+                bounds,
+            )
+
+        jit = bool(getattr(self.model, "jit_compile", False) is True)
+
+        @tf.function(jit_compile=jit)
+        def replica_step(x, y, idx):
+            return replica_fn(x, y, idx)
 
         @tf.function
         def step(x, y, idx):
-            idx_r, loss_r = strategy.run(replica_fn, args=(x, y, idx))
-            return (
-                strategy.experimental_local_results(idx_r),
-                strategy.experimental_local_results(loss_r),
-            )
+            outs = strategy.run(replica_step, args=(x, y, idx))
+            return [strategy.experimental_local_results(o) for o in outs]
 
         return step
 
-    def _iterate_tf(self, eval_dataset):
+    def _run_tf(self, eval_dataset):
+        import tensorflow as tf
+
         strategy = self.model.distribute_strategy
         if self._step is None:
             self._step = self._build_tf_step()
+        idx_parts, loss_parts, bound_parts = [], [], []
         for x, y, idx in strategy.experimental_distribute_dataset(eval_dataset):
-            for y_local in strategy.experimental_local_results(y):
-                if not isinstance(y_local, (dict, list, tuple)):
-                    self._check_labels(y_local.numpy())
-            idx_parts, loss_parts = self._step(x, y, idx)
-            yield (
-                np.concatenate([p.numpy() for p in idx_parts]),
-                np.concatenate([p.numpy() for p in loss_parts]),
-            )
+            idx_r, loss_r, bounds_r = self._step(x, y, idx)
+            idx_parts.extend(idx_r)
+            loss_parts.extend(loss_r)
+            bound_parts.extend(bounds_r)
+        if not idx_parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), None
+        with tf.device("/CPU:0"):
+            idx = tf.concat([tf.identity(p) for p in idx_parts], 0).numpy().astype(np.int64)
+            losses = tf.concat([tf.identity(p) for p in loss_parts], 0).numpy()
+            bounds = tf.concat([tf.identity(p) for p in bound_parts], 0).numpy()
+        label_range = None
+        if bounds.size:
+            bounds = bounds.reshape(-1, 2)
+            label_range = (int(bounds[:, 0].min()), int(bounds[:, 1].max()))
+        return idx, losses, label_range
+
+
+def _concat(parts, dtype):
+    if not parts:
+        return np.zeros(0, dtype)
+    return np.concatenate(parts).astype(dtype)

@@ -243,6 +243,9 @@ class MetaWeightNet(keras.Model):
     >>> v = model.example_weights(split.x_train, split.y_train)  # detection scores
     """
 
+    # Records its per-example training losses for MRSampleWeighter(loss_source="train").
+    records_training_losses = True
+
     def __init__(
         self,
         classifier,

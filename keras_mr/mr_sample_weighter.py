@@ -9,11 +9,7 @@ from keras_mr.multiplicative_weights import _check_eta
 from keras_mr.multiplicative_weights import mw_update
 from keras_mr.loss_pass import PerExampleLossPass
 from keras_mr.per_example_loss import resolve_per_example_loss
-from keras_mr.per_example_loss import unreduced_loss
 from keras_mr.sample_weighter import SampleWeighter
-from keras_mr.training_losses import RECORDER_ATTR
-from keras_mr.training_losses import record_training_losses
-from keras_mr.training_losses import unpack_sample_weight
 
 
 @keras.saving.register_keras_serializable(package="keras_mr")
@@ -107,8 +103,15 @@ class MRSampleWeighter(SampleWeighter):
         noise_mask=None,
         name="mr_sample_weighter",
         verbose=0,
+        resume="auto",
     ):
-        super().__init__(update_every=update_every, noise_mask=noise_mask, name=name, verbose=verbose)
+        super().__init__(
+            update_every=update_every,
+            noise_mask=noise_mask,
+            name=name,
+            verbose=verbose,
+            resume=resume,
+        )
         self.eta = _check_eta(eta)
         if max_weight is not None and (not np.isscalar(max_weight) or not max_weight > 0):
             raise ValueError(f"`max_weight` must be None or a number in (0, 1], got {max_weight!r}.")
@@ -134,6 +137,18 @@ class MRSampleWeighter(SampleWeighter):
         self._current_eta = self.eta
 
     # --------------------------------------------------------------- losses
+    @property
+    def records_losses(self):
+        return self.loss_source == "train"
+
+    def _check_num_examples(self, num_examples):
+        if self.max_weight is not None and self.max_weight * num_examples < 1 - 1e-9:
+            raise ValueError(
+                f"`max_weight={self.max_weight}` is below 1/N = {1.0 / num_examples:.3g} for the "
+                f"{num_examples} attached examples: no distribution satisfies the cap. Use "
+                f"max_weight >= 1/N, e.g. max_weight={2.0 / num_examples:.3g} (2/N)."
+            )
+
     def set_model(self, model):
         if self.loss_source == "train" and self.per_example_loss_fn is not None:
             raise ValueError(
@@ -142,71 +157,31 @@ class MRSampleWeighter(SampleWeighter):
             )
         super().set_model(model)
         self._loss_pass = None
-        if self.loss_source == "train":
-            self._patch_training_losses(model)
 
-    def _create_extra_state(self):
+    def _on_train_begin(self):
         if self.loss_source != "train":
             return
-        import tensorflow as tf
+        from keras_mr.training_losses import LossRecorder
+        from keras_mr.training_losses import set_loss_recorder
 
         model = self.model
-        existing = getattr(model, RECORDER_ATTR, None)
-        if existing is not None and existing[0].shape[0] == self.num_examples:
-            self._recorder = existing
-            return
-        with model.distribute_strategy.scope():
-            # Each replica adds its own examples; reading sums over replicas.
-            kw = dict(
-                trainable=False,
-                synchronization=tf.VariableSynchronization.ON_READ,
-                aggregation=tf.VariableAggregation.SUM,
+        if not getattr(type(model), "records_training_losses", False):
+            raise TypeError(
+                f"loss_source='train' needs a model that records its per-example training "
+                f"losses, and {type(model).__name__} does not. Wrap it: "
+                "`model = keras_mr.TrainingLossModel(model)` (then compile and fit that), "
+                "subclass `keras_mr.TrainingLossMixin`, or use loss_source='eval'."
             )
-            sums = tf.Variable(tf.zeros([self.num_examples], tf.float64), name="loss_sum", **kw)
-            counts = tf.Variable(tf.zeros([self.num_examples], tf.float64), name="loss_count", **kw)
-        self._recorder = (sums, counts)
-        object.__setattr__(model, RECORDER_ATTR, self._recorder)
-
-    def _patch_training_losses(self, model):
-        """Makes the model's training step record per-example losses.
-
-        The pipeline packs ``weight + 1j * index`` into the sample weight;
-        the patched ``compute_loss`` unpacks it, records the per-example loss
-        of each index (:mod:`keras_mr.training_losses`) and hands the plain
-        weights to the original method.  Custom ``train_step`` methods that
-        do not call ``compute_loss`` record their own losses with the same
-        two helpers.
-        """
-        if getattr(model, "_keras_mr_patched", False):
-            return
-        original_loss = model.compute_loss
-        original_metrics = model.compute_metrics
-        loss_fn = unreduced_loss(getattr(model, "loss", None))
-
-        def compute_loss(x=None, y=None, y_pred=None, sample_weight=None, training=True):
-            sample_weight, index = unpack_sample_weight(sample_weight)
-            if training and index is not None:
-                record_training_losses(model, index, loss_fn(y, y_pred))
-            return original_loss(
-                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
-            )
-
-        def compute_metrics(x, y, y_pred, sample_weight=None):
-            sample_weight, _ = unpack_sample_weight(sample_weight)
-            return original_metrics(x, y, y_pred, sample_weight=sample_weight)
-
-        object.__setattr__(model, "compute_loss", compute_loss)
-        object.__setattr__(model, "compute_metrics", compute_metrics)
-        object.__setattr__(model, "_keras_mr_patched", True)
+        state = self._state
+        set_loss_recorder(model, LossRecorder(state.loss_sum, state.loss_count))
 
     def _collect_losses(self):
         state = self._state
         if self.loss_source == "train":
-            sums, counts = self._recorder
-            total = np.asarray(sums.read_value().numpy(), dtype=np.float64)
-            count = np.asarray(counts.read_value().numpy(), dtype=np.float64)
-            for v in (sums, counts):
-                v.assign(np.zeros(self.num_examples))
+            total = np.asarray(state.loss_sum.numpy(), dtype=np.float64)
+            count = np.asarray(state.loss_count.numpy(), dtype=np.float64)
+            state.loss_sum.assign(np.zeros(self.num_examples, np.float32))
+            state.loss_count.assign(np.zeros(self.num_examples, np.float32))
             seen = count > 0
             if not seen.any():
                 raise ValueError(
@@ -254,10 +229,10 @@ class MRSampleWeighter(SampleWeighter):
         )
         if self.max_weight is not None:
             log_p = project_capped_simplex_log(log_p, self.max_weight)
-        state.cumulative_loss.assign(cumulative)
-        state.scaled_history.assign(scaled)
-        state.last_loss.assign(losses)
-        state.has_loss.assign(np.ones(self.num_examples))
+        state.cumulative_loss.assign(np.asarray(cumulative, np.float32))
+        state.scaled_history.assign(np.asarray(scaled, np.float32))
+        state.last_loss.assign(np.asarray(losses, np.float32))
+        state.has_loss.assign(np.ones(self.num_examples, np.float32))
         return log_p
 
     def _extra_stats(self):

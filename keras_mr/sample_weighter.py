@@ -4,57 +4,68 @@
 
 - ``attach()`` builds the indexed ``tf.data`` pipeline whose batches carry the
   current weights (see :mod:`keras_mr.indexed_data`);
-- the state (log-weights, loss history, counters) lives in Keras variables of
-  a small layer attached to the model, so ``model.save_weights``,
-  ``keras.callbacks.BackupAndRestore`` and ``ModelCheckpoint(save_weights_only)``
-  save and restore it with the model;
-- updates run after every epoch (or every ``update_every`` steps), write the
-  new weights into the lookup table and add diagnostics to ``logs``;
-- misuse (no ``attach()``, cached or repeated pipelines, index mismatches)
-  raises a ``ValueError`` that says how to fix it.
+- the state (log-weights, loss history, counters, shuffle seed) lives in
+  float32/int32 Keras variables of a small layer attached to the model, so
+  ``model.save_weights``, ``keras.callbacks.BackupAndRestore`` and
+  ``ModelCheckpoint(save_weights_only=True)`` save and restore it with the
+  model, and a resumed run continues exactly (shuffle order included);
+- updates run at the end of every epoch (or every ``update_every`` steps),
+  write the new weights into the lookup table and add diagnostics to ``logs``;
+- misuse raises a ``ValueError``/``TypeError`` that says how to fix it.
+
+When the number of steps per epoch is known (always for data given to
+``attach()`` unbatched), the end-of-epoch work runs in the ``on_train_batch_end``
+of the epoch's last step, i.e. before any callback's ``on_epoch_end``: a
+``BackupAndRestore`` or ``ModelCheckpoint`` anywhere in the callback list then
+saves the updated state.
 
 Subclasses implement :meth:`SampleWeighter._new_log_weights`.
 """
+
+import inspect
+import math
+import warnings
+import weakref
 
 import numpy as np
 
 import keras
 
-from keras_mr.indexed_data import check_indexed_spec
-from keras_mr.indexed_data import dataset_size
-from keras_mr.indexed_data import indexed_dataset
-from keras_mr.indexed_data import is_batched_indexed
-from keras_mr.indexed_data import make_weight_lookup
-from keras_mr.per_example_loss import check_label_range
 from keras_mr.weight_stats import weight_statistics
 
+# model -> {weighter name: weighter} of the weighters in a running fit().
+_ACTIVE = weakref.WeakKeyDictionary()
 
-def _state_float_dtype():
-    """float64 where the backend has it (JAX only with ``jax_enable_x64``)."""
-    if keras.backend.backend() == "jax":
-        import jax
-
-        if not jax.config.jax_enable_x64:
-            return "float32"
-    return "float64"
+_RESUME_VALUES = ("auto", True, False)
 
 
 class WeighterState(keras.layers.Layer):
     """Keras variables holding a weighter's state (saved with the model).
 
+    All variables are float32 or int32, so the state can live on any device
+    (TPUs have no float64).  Host-side arithmetic reads them as float64.
+
     Args:
         num_examples: ``N``.
+        seed: initial shuffle seed.
+        records_losses: also create the training-loss sums of
+            ``loss_source="train"`` (:class:`keras_mr.training_losses.LossRecorder`).
     """
 
-    def __init__(self, num_examples, **kwargs):
+    def __init__(self, num_examples, seed=0, records_losses=False, **kwargs):
         super().__init__(trainable=False, **kwargs)
         self.num_examples = int(num_examples)
+        self.records_losses = bool(records_losses)
         n = (self.num_examples,)
-        float_dtype = _state_float_dtype()
 
-        def var(name, shape=n, dtype=float_dtype):
+        def var(name, shape=n, dtype="float32", aggregation="none"):
             return self.add_weight(
-                shape=shape, initializer="zeros", trainable=False, name=name, dtype=dtype
+                shape=shape,
+                initializer="zeros",
+                trainable=False,
+                name=name,
+                dtype=dtype,
+                aggregation=aggregation,
             )
 
         self.log_weights = var("log_weights")
@@ -62,16 +73,46 @@ class WeighterState(keras.layers.Layer):
         self.scaled_history = var("scaled_history")
         self.last_loss = var("last_loss")
         self.has_loss = var("has_loss")
-        self.updates = var("updates", shape=(), dtype="int64")
-        self.epochs_done = var("epochs_done", shape=(), dtype="int64")
-        self.steps = var("steps", shape=(), dtype="int64")
-        self.log_weights.assign(np.full(n, -np.log(self.num_examples)))
+        self.updates = var("updates", shape=(), dtype="int32")
+        self.epochs_done = var("epochs_done", shape=(), dtype="int32")
+        self.steps = var("steps", shape=(), dtype="int32")
+        self.seed = var("seed", shape=(), dtype="int32")
+        if self.records_losses:
+            self.loss_sum = var("loss_sum", aggregation="sum")
+            self.loss_count = var("loss_count", aggregation="sum")
+        self.reset(seed)
+
+    def reset(self, seed):
+        """Uniform weights, no history, counters at zero."""
+        n = self.num_examples
+        self.log_weights.assign(np.full(n, -np.log(n), dtype=np.float32))
+        for v in (self.cumulative_loss, self.scaled_history, self.last_loss, self.has_loss):
+            v.assign(np.zeros(n, np.float32))
+        for v in (self.updates, self.epochs_done, self.steps):
+            v.assign(0)
+        self.seed.assign(int(seed))
+        if self.records_losses:
+            self.loss_sum.assign(np.zeros(n, np.float32))
+            self.loss_count.assign(np.zeros(n, np.float32))
+
+    def has_history(self):
+        return int(self.updates.numpy()) > 0 or int(self.epochs_done.numpy()) > 0
 
     def call(self, inputs):
         return inputs
 
     def get_config(self):
-        return {**super().get_config(), "num_examples": self.num_examples}
+        return {
+            **super().get_config(),
+            "num_examples": self.num_examples,
+            "records_losses": self.records_losses,
+        }
+
+
+def _is_generator_like(x):
+    return inspect.isgenerator(x) or isinstance(x, keras.utils.PyDataset) or (
+        hasattr(x, "__next__") and not hasattr(x, "__len__")
+    )
 
 
 class SampleWeighter(keras.callbacks.Callback):
@@ -80,42 +121,75 @@ class SampleWeighter(keras.callbacks.Callback):
     Args:
         update_every: ``None`` (default) updates the weights after every epoch,
             an integer ``k`` every ``k`` training steps instead (e.g. half an
-            epoch, as the MR paper does on Clothing1M).
+            epoch, as the MR paper does on Clothing1M).  ``k`` must be at least
+            the model's ``steps_per_execution`` (weights can only change
+            between executions); an update falls on the first execution
+            boundary at or after every multiple of ``k`` steps, so ``S`` steps
+            give exactly ``floor(S / k)`` updates.
         noise_mask: optional boolean array ``(N,)`` marking examples known to
             be mislabelled; adds ``<prefix>noisy_mass`` to the logs.
-        name: name of the state layer attached to the model; give two
-            weighters on one model different names.
+        name: name of the state layer attached to the model; two weighters on
+            one model need different names.
+        resume: what to do with weighting state already on the model.
+            ``"auto"`` (default): continue the state this weighter created, or
+            one restored into it (``BackupAndRestore``, ``load_weights`` after
+            ``weighter.set_model(model)``); raise a ``ValueError`` if the model
+            carries the history of *another* weighter of the same name, or if
+            ``fit`` starts at an epoch > 0 with no history (weights loaded
+            without the weighting state).  ``True``: continue any state found
+            on the model (inherit another weighter's history).  ``False``:
+            start from uniform weights and no history.
         verbose: 1 prints one line per update.
     """
 
     log_prefix = "w_"
     needs_losses = False
+    records_losses = False
+    loss_source = None
 
-    def __init__(self, update_every=None, noise_mask=None, name="sample_weighter", verbose=0):
+    def __init__(
+        self, update_every=None, noise_mask=None, name="sample_weighter", verbose=0, resume="auto"
+    ):
         super().__init__()
         if update_every is not None and (
-            isinstance(update_every, bool) or not isinstance(update_every, (int, np.integer))
+            isinstance(update_every, bool)
+            or not isinstance(update_every, (int, np.integer))
             or update_every < 1
         ):
             raise ValueError(
-                f"`update_every` must be None (once per epoch) or a positive number of steps, "
+                "`update_every` must be None (once per epoch) or a positive number of steps, "
                 f"got {update_every!r}."
             )
+        if not any(resume is v for v in _RESUME_VALUES) and resume != "auto":
+            raise ValueError(f"`resume` must be 'auto', True or False, got {resume!r}.")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"`name` must be a non-empty string, got {name!r}.")
         self.update_every = None if update_every is None else int(update_every)
         self.noise_mask = None if noise_mask is None else np.asarray(noise_mask, dtype=bool)
         self.name = name
         self.verbose = verbose
-        self.loss_source = "eval"
+        self.resume = resume
         self.num_examples = None
+        self.steps_per_epoch = None
         self._table = None
         self._counter = None
-        self._epoch = 0
+        self._key = None
+        self._seed = 0
         self._labels = None
         self._eval_dataset = None
         self._state = None
         self._last_stats = {}
-        self._lookups_seen = 0
-        self._steps_seen = 0
+        self._reset_run_counters()
+
+    def _reset_run_counters(self):
+        self._epoch = 0
+        self._first_epoch = True
+        self._epoch_steps = 0
+        self._host_steps = 0
+        self._host_updates = 0
+        self._epoch_closed = False
+        self._lookups_at_epoch_begin = 0
+        self._ess_warned = False
 
     # ------------------------------------------------------------------ data
     def attach(
@@ -132,6 +206,7 @@ class SampleWeighter(keras.callbacks.Callback):
         eval_batch_size=None,
         num_examples=None,
         drop_remainder=False,
+        class_weight=None,
     ):
         """Builds the training dataset whose batches carry the current weights.
 
@@ -140,23 +215,31 @@ class SampleWeighter(keras.callbacks.Callback):
                 ``tf.data.Dataset`` of ``(x, y, index)``: *unbatched* (give
                 ``batch_size``; it is shuffled, batched and augmented here) or
                 already batched (then give ``eval_data`` for the loss pass).
-            y: labels, when ``x`` is an array.
+            y: labels (array or nested arrays, e.g. a dict per output of a
+                multi-output model), when ``x`` is arrays.
             batch_size: batch size of the training pipeline.
-            shuffle: reshuffle every epoch (before batching and lookup).
-            seed: shuffle seed.
+            shuffle: reshuffle every epoch; the order of epoch ``e`` depends
+                only on ``(seed, e)``, so resumed runs replay it exactly.
+            seed: shuffle seed (default: drawn from NumPy's global generator,
+                then saved with the model's weighting state).
             augment: optional ``fn(x_batch) -> x_batch`` applied to training
                 batches only, before the weight lookup (e.g. a Keras
                 preprocessing layer).  The loss pass sees un-augmented data.
-            cache: cache the indexed examples (before shuffling and lookup).
+            cache: cache an attached dataset (before shuffling and lookup).
             eval_data: unshuffled, un-augmented ``(x, y, index)`` view of the
                 training set for the loss pass, batched or not.  Derived from
                 ``x`` when ``x`` is arrays or an unbatched dataset.
-            eval_batch_size: batch size of the loss pass (default
-                ``batch_size``, or 256).
+            eval_batch_size: batch size of the loss pass (default: 4 x
+                ``batch_size``, at least 256: the pass stores no activations).
             num_examples: ``N``, when the dataset's size is unknown.
             drop_remainder: drop the last partial training batch (static
                 batch shapes, e.g. for TPUs); the loss pass still sees every
                 example.
+            class_weight: optional dict ``{class index: weight}`` with keys
+                ``0..C-1``.  Keras cannot combine ``fit(class_weight=...)``
+                with sample weights; here the batch-normalised weight of every
+                example is multiplied by the weight of its class (with uniform
+                weights this equals Keras' ``class_weight``).
 
         Returns:
             A batched ``tf.data.Dataset`` of ``(x, y, sample_weight)`` for
@@ -170,37 +253,43 @@ class SampleWeighter(keras.callbacks.Callback):
         """
         import tensorflow as tf
 
+        from keras_mr import indexed_data
+
+        if _is_generator_like(x):
+            raise TypeError(
+                f"`x` is a {type(x).__name__}; attach() needs to know which example each "
+                "row is. Pass arrays `attach(x, y, batch_size=...)`, or an indexed "
+                f"tf.data.Dataset of (x, y, index). {indexed_data.INDEX_HELP}"
+            )
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
+        ):
+            raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
+        if augment is not None and not callable(augment):
+            raise TypeError(f"`augment` must be callable fn(x) -> x, got {augment!r}.")
+
         self._labels = None
+        batched_user_pipeline = False
         if isinstance(x, tf.data.Dataset):
             if y is not None:
                 raise ValueError(
                     "`y` must be None when `x` is a tf.data.Dataset of (x, y, index)."
                 )
-            base = x
-            batched = batch_size is None
-            check_indexed_spec(base.element_spec, batched=batched, arg_name="x")
+            if batch_size is None:
+                batched_user_pipeline = True
+                indexed_data.check_indexed_spec(x.element_spec, batched=True, arg_name="x")
+                source = None
+            else:
+                source = indexed_data.DatasetSource(x, num_examples, cache=cache)
         else:
             if batch_size is None:
                 raise ValueError("`batch_size` is required when attaching arrays.")
-            base = indexed_dataset(x, y)
-            batched = False
+            source = indexed_data.ArraySource(x, y)
             self._labels = y
-            num_examples = len(y) if num_examples is None else num_examples
 
-        if not batched:
-            if batch_size is None or int(batch_size) < 1:
-                raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
-            n = dataset_size(base, num_examples, "x")
-            if cache:
-                base = base.cache()
-            train = base
-            if shuffle:
-                train = train.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-            train = train.batch(int(batch_size), drop_remainder=drop_remainder)
-            if eval_data is None:
-                eval_data = base
-        else:
-            train = base
+        if batched_user_pipeline:
+            train = x
             if eval_data is None and self.needs_losses and self.loss_source == "eval":
                 raise ValueError(
                     "A batched dataset was attached, so the loss pass needs `eval_data`: the "
@@ -208,46 +297,79 @@ class SampleWeighter(keras.callbacks.Callback):
                     "the unbatched indexed dataset with `batch_size=`."
                 )
             n = None if num_examples is None else int(num_examples)
-        if augment is not None:
-            if not callable(augment):
-                raise TypeError(f"`augment` must be callable fn(x) -> x, got {augment!r}.")
-            train = train.map(lambda xb, yb, ib: (augment(xb), yb, ib))
+            card = int(train.cardinality())
+            steps_per_epoch = card if card >= 0 else None
+        else:
+            n = source.num_examples
+            b = int(batch_size)
+            steps_per_epoch = n // b if drop_remainder else math.ceil(n / b)
+            if steps_per_epoch == 0:
+                raise ValueError(
+                    f"`drop_remainder=True` with batch_size={b} > N={n} leaves no batch."
+                )
+        eval_bs = int(eval_batch_size or max(256, 4 * int(batch_size or 64)))
 
         if eval_data is not None:
-            eval_batched = is_batched_indexed(eval_data.element_spec)
-            check_indexed_spec(eval_data.element_spec, batched=eval_batched, arg_name="eval_data")
+            eval_batched = indexed_data.is_batched_indexed(eval_data.element_spec)
+            indexed_data.check_indexed_spec(
+                eval_data.element_spec, batched=eval_batched, arg_name="eval_data"
+            )
             if not eval_batched:
                 if n is None:
-                    n = dataset_size(eval_data, None, "eval_data")
-                eval_data = eval_data.batch(int(eval_batch_size or batch_size or 256))
+                    n = indexed_data.dataset_size(eval_data, None, "eval_data")
+                eval_data = eval_data.batch(eval_bs)
+        elif isinstance(source, indexed_data.ArraySource):
+            eval_data = source.batches(eval_bs)
+        elif source is not None:
+            eval_data = source.dataset.batch(eval_bs)
         if n is None:
-            raise ValueError(
-                "Cannot tell the number of training examples: pass `num_examples=N`."
-            )
+            raise ValueError("Cannot tell the number of training examples: pass `num_examples=N`.")
         if self.noise_mask is not None and self.noise_mask.shape != (n,):
             raise ValueError(
                 f"`noise_mask` has shape {self.noise_mask.shape} but {n} examples were attached."
             )
+        self._check_num_examples(n)
+        class_table = _class_weight_table(class_weight)
 
         self.num_examples = n
+        self.steps_per_epoch = steps_per_epoch
         self._eval_dataset = eval_data
+        self._seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed)
         with tf.init_scope(), tf.device("/CPU:0"):
             self._table = tf.Variable(tf.ones([n], tf.float32), trainable=False, name="weights")
             self._counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="lookups")
+            self._key = tf.Variable([self._seed, 0], dtype=tf.int64, trainable=False, name="key")
         self._state = None
-        lookup = make_weight_lookup(
-            self._table, self._counter, pack_index=(self.loss_source == "train")
+
+        if not batched_user_pipeline:
+            train = source.batches(
+                int(batch_size), key=self._key if shuffle else None, drop_remainder=drop_remainder
+            )
+        if augment is not None:
+            train = train.map(lambda xb, yb, ib: (augment(xb), yb, ib))
+        lookup = indexed_data.make_weight_lookup(
+            self._table,
+            self._counter,
+            with_index=self.records_losses,
+            class_weights=class_table,
         )
-        return train.map(lookup).prefetch(tf.data.AUTOTUNE)
+        # prefetch(1): after an update at most two batches carry old weights.
+        return train.map(lookup).prefetch(1)
+
+    def _check_num_examples(self, num_examples):
+        """Hook for subclasses: validate arguments that depend on ``N``."""
 
     # ----------------------------------------------------------------- state
     @property
     def weights(self):
-        """Current distribution ``p`` over the ``N`` examples (NumPy, sums to 1)."""
+        """Current distribution ``p`` over the ``N`` examples (NumPy float64, sums to 1)."""
         self._require_attached()
         if self._state is None:
             return np.full(self.num_examples, 1.0 / self.num_examples)
-        return np.exp(np.asarray(self._state.log_weights.numpy(), dtype=np.float64))
+        log_p = np.asarray(self._state.log_weights.numpy(), dtype=np.float64)
+        log_p = log_p - np.max(log_p)
+        p = np.exp(log_p)
+        return p / p.sum()
 
     @property
     def num_updates(self):
@@ -266,6 +388,16 @@ class SampleWeighter(keras.callbacks.Callback):
         return "_keras_mr_" + self.name
 
     def set_model(self, model):
+        """Attaches the weighting state to ``model`` (Keras calls this in ``fit``).
+
+        Call it yourself before ``model.load_weights(path)`` when restoring a
+        checkpoint by hand, so that the MR state is loaded too::
+
+            train_ds = weighter.attach(x, y, batch_size=128)
+            weighter.set_model(model)
+            model.load_weights("ckpt.weights.h5")
+            model.fit(train_ds, initial_epoch=3, callbacks=[weighter])
+        """
         super().set_model(model)
         if self._table is not None:
             self._ensure_state()
@@ -274,58 +406,158 @@ class SampleWeighter(keras.callbacks.Callback):
         model = self.model
         attr = self._state_attr()
         state = getattr(model, attr, None)
-        if state is None or state.num_examples != self.num_examples:
+        owner = None if state is None else getattr(state, "_keras_mr_owner", lambda: None)()
+        if state is not None and state.num_examples != self.num_examples:
+            if self.resume is not False and state.has_history():
+                raise ValueError(
+                    f"The model carries the state of a weighter named '{self.name}' for "
+                    f"{state.num_examples} examples, but {self.num_examples} were attached. "
+                    "Give this weighter another `name`, or pass `resume=False` to replace it."
+                )
+            state = None
+        if state is not None and owner is not self:
+            if self.resume is False:
+                state.reset(self._seed)
+            elif self.resume == "auto" and state.has_history():
+                raise ValueError(
+                    f"The model already carries the history of another weighter named "
+                    f"'{self.name}' ({int(state.updates.numpy())} updates). Pass "
+                    f"`{type(self).__name__}(..., resume=True)` to continue that history, "
+                    "`resume=False` to start from uniform weights, or give this weighter "
+                    "another `name`."
+                )
+        if state is None:
             strategy = getattr(model, "distribute_strategy", None)
             if keras.backend.backend() == "tensorflow" and strategy is not None:
                 with strategy.scope():
-                    state = WeighterState(self.num_examples, name=self.name)
+                    state = self._new_state()
             else:
-                state = WeighterState(self.num_examples, name=self.name)
+                state = self._new_state()
             setattr(model, attr, state)
+        state._keras_mr_owner = weakref.ref(self)
         self._state = state
-        self._create_extra_state()
 
-    def _create_extra_state(self):
-        pass
+    def _new_state(self):
+        return WeighterState(
+            self.num_examples, seed=self._seed, records_losses=self.records_losses, name=self.name
+        )
+
+    def _sync_backend_state(self):
+        """JAX keeps the model's variables in the trainer during an epoch: write them back."""
+        sync = getattr(self.model, "jax_state_sync", None)
+        if sync is not None:
+            sync()
 
     # ------------------------------------------------------------ callbacks
     def on_train_begin(self, logs=None):
         self._require_attached()
-        out_shape = getattr(self.model, "output_shape", None) if self.model.built else None
-        if self._labels is not None and isinstance(out_shape, tuple):
-            check_label_range(self._labels, out_shape)
+        model = self.model
         if self._state is None:
             self._ensure_state()
-        self._lookups_seen = int(self._counter.numpy())
-        self._steps_seen = 0
+        active = _ACTIVE.setdefault(model, {})
+        other = active.get(self.name)
+        if other is not None and other() is not None and other() is not self:
+            raise ValueError(
+                f"Two weighters named '{self.name}' are attached to one model: give each "
+                "a different `name=`."
+            )
+        active[self.name] = weakref.ref(self)
+        out_shape = getattr(model, "output_shape", None) if model.built else None
+        if self._labels is not None and isinstance(out_shape, tuple):
+            from keras_mr.per_example_loss import check_label_range
+
+            if not isinstance(self._labels, (dict, list, tuple)):
+                check_label_range(self._labels, out_shape)
+        spe = int(getattr(model, "steps_per_execution", 1) or 1)
+        if self.update_every is not None and self.update_every < spe:
+            raise ValueError(
+                f"`update_every={self.update_every}` is smaller than the model's "
+                f"steps_per_execution={spe}: weights can only change between executions. "
+                f"Use update_every >= {spe} (a multiple of it updates exactly every "
+                "update_every steps)."
+            )
+        steps = (self.params or {}).get("steps")
+        if (
+            self.update_every is None
+            and steps is not None
+            and self.steps_per_epoch is not None
+            and steps != self.steps_per_epoch
+        ):
+            raise ValueError(
+                f"fit() runs {steps} steps per epoch but the attached data has "
+                f"{self.steps_per_epoch} batches: the dataset was repeat()ed after attach() or "
+                "`steps_per_epoch` was given, so epochs and weight updates would not line up "
+                "(and prefetched batches would carry stale weights). Pass attach()'s result "
+                "to fit() as it is, without steps_per_epoch, or use `update_every=` steps."
+            )
+        self._reset_run_counters()
+        self._host_steps = int(self._state.steps.numpy())
+        self._host_updates = int(self._state.updates.numpy())
+        self._on_train_begin()
+
+    def _on_train_begin(self):
+        """Hook for subclasses."""
+
+    def on_train_end(self, logs=None):
+        active = _ACTIVE.get(self.model, {})
+        ref = active.get(self.name)
+        if ref is not None and ref() is self:
+            del active[self.name]
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
+        self._sync_backend_state()
         state = self._state
-        # A backup taken before this callback's on_epoch_end (callback order)
-        # lacks the last update: redo it from the restored model, which gives
-        # exactly the update the interrupted run made.
-        if self.update_every is None and int(state.epochs_done.numpy()) == epoch - 1 >= 0:
-            self._update(epoch - 1)
+        if self._first_epoch and epoch > 0 and self.resume is not False and not state.has_history():
+            raise ValueError(
+                f"fit() starts at epoch {epoch} but {type(self).__name__} '{self.name}' has no "
+                "history: the model's weights were restored without the weighting state. "
+                "Call `weighter.set_model(model)` before `model.load_weights(path)` (or use "
+                "keras.callbacks.BackupAndRestore) so the state is loaded too; to start the "
+                f"weighting afresh at epoch {epoch}, pass `{type(self).__name__}(..., "
+                "resume=False)`."
+            )
+        self._first_epoch = False
+        self._epoch = epoch
+        self._epoch_steps = 0
+        self._epoch_closed = False
+        self._key.assign([int(state.seed.numpy()), int(state.epochs_done.numpy())])
         self._sync_table()
+        self._lookups_at_epoch_begin = int(self._counter.numpy())
 
     def on_train_batch_end(self, batch, logs=None):
-        self._steps_seen += 1
-        if self.update_every is None:
+        # `batch` is the last step of the execution; Keras reports a full
+        # execution even when the epoch's last one is shorter.
+        steps_done = int(batch) + 1
+        if self.steps_per_epoch is not None:
+            steps_done = min(steps_done, self.steps_per_epoch)
+        self._host_steps += max(steps_done - self._epoch_steps, 0)
+        self._epoch_steps = steps_done
+        if self.update_every is not None:
+            due = self._host_steps // self.update_every
+            if due > self._host_updates:
+                self._sync_backend_state()
+                self._state.steps.assign(self._host_steps)
+                self._update(self._epoch)
+                self._sync_table()
+        if self.steps_per_epoch is not None and steps_done >= self.steps_per_epoch:
+            self._close_epoch()
+
+    def _close_epoch(self):
+        """End-of-epoch work: per-epoch update and epoch counter (once per epoch)."""
+        if self._epoch_closed:
             return
+        self._epoch_closed = True
+        self._sync_backend_state()
         state = self._state
-        steps = int(state.steps.numpy()) + 1
-        state.steps.assign(steps)
-        if steps % self.update_every == 0:
+        if self.update_every is None:
             self._update(self._epoch)
             self._sync_table()
+        state.steps.assign(self._host_steps)
+        state.epochs_done.assign(int(state.epochs_done.numpy()) + 1)
 
     def on_epoch_end(self, epoch, logs=None):
         self._check_pipeline()
-        if self.update_every is None:
-            self._update(epoch)
-            self._state.epochs_done.assign(epoch + 1)
-            self._sync_table()
+        self._close_epoch()
         if logs is not None:
             logs.update({self.log_prefix + k: v for k, v in self._last_stats.items()})
 
@@ -334,14 +566,30 @@ class SampleWeighter(keras.callbacks.Callback):
         state = self._state
         index = int(state.updates.numpy())
         log_p = np.asarray(self._new_log_weights(index, epoch), dtype=np.float64)
-        state.log_weights.assign(log_p)
+        state.log_weights.assign(log_p.astype(np.float32))
         state.updates.assign(index + 1)
-        p = np.exp(log_p)
+        self._host_updates = index + 1
+        p = self.weights
         self._last_stats = weight_statistics(p, self.noise_mask)
         self._last_stats.update(self._extra_stats())
+        self._warn_if_collapsed(p)
         if self.verbose:
             msg = ", ".join(f"{k}={v:.4g}" for k, v in self._last_stats.items())
             print(f"{type(self).__name__} update {index + 1}: {msg}")
+
+    def _warn_if_collapsed(self, p):
+        n = self.num_examples
+        ess = 1.0 / float(np.sum(p * p))
+        if not self._ess_warned and n >= 20 and ess < max(10.0, 0.01 * n):
+            self._ess_warned = True
+            warnings.warn(
+                f"{type(self).__name__}: the weights concentrate on about {ess:.1f} of {n} "
+                f"examples (effective sample size {ess:.1f}); training then sees almost no "
+                "data. The step size is probably too large: lower `eta` or cap the weights "
+                "with `max_weight=`.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     def _extra_stats(self):
         return {}
@@ -350,28 +598,24 @@ class SampleWeighter(keras.callbacks.Callback):
         raise NotImplementedError
 
     def _sync_table(self):
-        log_p = np.asarray(self._state.log_weights.numpy(), dtype=np.float64)
-        relative = np.exp(log_p + np.log(self.num_examples)).astype(np.float32)
+        relative = (self.weights * self.num_examples).astype(np.float32)
         self._table.assign(relative)
 
     def _check_pipeline(self):
-        lookups = int(self._counter.numpy())
-        new_lookups = lookups - self._lookups_seen
-        steps = self._steps_seen
-        self._lookups_seen = lookups
-        self._steps_seen = 0
+        lookups = int(self._counter.numpy()) - self._lookups_at_epoch_begin
+        steps = self._epoch_steps
         if steps == 0:
             return
-        if new_lookups == 0:
+        if lookups == 0:
             raise ValueError(
                 "No batch of this epoch went through the weight lookup: the dataset passed to "
                 "fit() is not the one returned by `attach()`, or it was cached after attach() "
                 "(then the weights are frozen). Apply cache()/shuffle() before attach() (or use "
                 "attach(..., cache=True)) and pass attach()'s result to fit()."
             )
-        if new_lookups > steps and self.update_every is None:
+        if lookups > steps and self.update_every is None:
             raise ValueError(
-                f"{new_lookups} batches were looked up for {steps} training steps this epoch: "
+                f"{lookups} batches were looked up for {steps} training steps this epoch: "
                 "the pipeline was repeat()ed after attach() (or fit() was given a "
                 "steps_per_epoch shorter than the dataset), so prefetched batches carry stale "
                 "weights into the next epoch. Do not call repeat() on the dataset returned by "
@@ -385,9 +629,30 @@ class SampleWeighter(keras.callbacks.Callback):
             "noise_mask": None if self.noise_mask is None else self.noise_mask.tolist(),
             "name": self.name,
             "verbose": self.verbose,
+            "resume": self.resume,
         }
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
 
+
+def _class_weight_table(class_weight):
+    """float32 ``(C,)`` tensor from ``{class: weight}`` with keys ``0..C-1``."""
+    if class_weight is None:
+        return None
+    import tensorflow as tf
+
+    if not isinstance(class_weight, dict) or not class_weight:
+        raise TypeError(
+            f"`class_weight` must be a dict {{class index: weight}}, got {class_weight!r}."
+        )
+    keys = sorted(int(k) for k in class_weight)
+    if keys != list(range(len(keys))):
+        raise ValueError(
+            f"`class_weight` must have the keys 0..C-1 (one per class), got {keys}."
+        )
+    values = np.array([float(class_weight[k]) for k in keys], dtype=np.float32)
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise ValueError(f"`class_weight` values must be finite and >= 0, got {values.tolist()}.")
+    return tf.constant(values)

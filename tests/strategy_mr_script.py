@@ -32,23 +32,36 @@ def run(strategy):
         model = keras.Sequential(
             [keras.Input((6,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(2)]
         )
+        if loss_source == "train":
+            model = keras_mr.TrainingLossModel(model)
         model.compile(
             keras.optimizers.SGD(0.1),
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            steps_per_execution=STEPS_PER_EXECUTION,
         )
-    weighter = keras_mr.MRSampleWeighter(eta=1.0, loss_source=loss_source)
-    ds = weighter.attach(x, y, batch_size=32, shuffle=False)
-    model.fit(ds, epochs=3, verbose=0, callbacks=[weighter])
-    return weighter.weights, [w.tolist() for w in model.get_weights()]
+    weighter = keras_mr.MRSampleWeighter(
+        eta=1.0, loss_source=loss_source, update_every=UPDATE_EVERY
+    )
+    ds = weighter.attach(x, y, batch_size=32, shuffle=SHUFFLE, seed=3)
+    model.fit(ds, epochs=3, verbose=0, shuffle=False, callbacks=[weighter])
+    return weighter.weights, [w.tolist() for w in model.get_weights()], weighter.num_updates
 
 
-p1, w1 = run(tf.distribute.get_strategy())
+# "eval"/"train": per-epoch updates; "+spe" runs steps_per_execution=4,
+# update_every=6 with shuffling (3 epochs x 8 steps = 24 steps -> 4 updates).
+SPE_MODE = loss_source.endswith("+spe")
+loss_source = loss_source.replace("+spe", "")
+STEPS_PER_EXECUTION = 4 if SPE_MODE else 1
+UPDATE_EVERY = 6 if SPE_MODE else None
+SHUFFLE = SPE_MODE
+p1, w1, u1 = run(tf.distribute.get_strategy())
 mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-p2, w2 = run(mirrored)
+p2, w2, u2 = run(mirrored)
 print(
     json.dumps(
         {
             "replicas": mirrored.num_replicas_in_sync,
+            "updates": [u1, u2],
             "p_single": p1.tolist(),
             "p_mirrored": p2.tolist(),
             "max_weight_diff": max(float(np.max(np.abs(np.array(a) - np.array(b)))) for a, b in zip(w1, w2)),

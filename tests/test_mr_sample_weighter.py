@@ -27,11 +27,13 @@ def _noisy_blobs(n=1200, rate=0.4, seed=0, n_test=0):
     return x, y, y_noisy, noisy
 
 
-def _model(seed=0, hidden=64, lr=1e-2):
+def _model(seed=0, hidden=64, lr=1e-2, record=False):
     keras.utils.set_random_seed(seed)
     m = keras.Sequential(
         [keras.Input((8,)), keras.layers.Dense(hidden, activation="relu"), keras.layers.Dense(N_CLASSES)]
     )
+    if record:  # loss_source="train" needs a model that records its training losses
+        m = keras_mr.TrainingLossModel(m)
     m.compile(
         keras.optimizers.Adam(lr),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -50,7 +52,7 @@ def test_mr_downweights_flipped_labels_and_beats_plain_training(loss_source):
     x, _, y_noisy, noisy, (x_test, y_test) = _noisy_blobs(n_test=2000)
 
     weighter = keras_mr.MRSampleWeighter(eta=0.5, noise_mask=noisy, loss_source=loss_source)
-    model = _model(hidden=256)
+    model = _model(hidden=256, record=loss_source == "train")
     hist = model.fit(weighter.attach(x, y_noisy, batch_size=32, seed=0), epochs=25, verbose=0, callbacks=[weighter])
     plain = _model(hidden=256)
     plain.fit(x, y_noisy, batch_size=32, epochs=25, verbose=0, shuffle=True)

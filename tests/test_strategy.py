@@ -17,8 +17,14 @@ pytestmark = pytest.mark.tf_only
 HERE = os.path.dirname(__file__)
 
 
-@pytest.mark.parametrize("loss_source", ["eval", "train"])
+@pytest.mark.parametrize("loss_source", ["eval", "train", "eval+spe", "train+spe"])
 def test_mirrored_weights_equal_single_device(loss_source):
+    """Per-epoch updates, and steps_per_execution=4 with update_every=6 steps.
+
+    With 24 steps and update_every=6 both runs make exactly floor(24/6) = 4
+    updates (on today's main, steps_per_execution made update_every count
+    executions, not steps).
+    """
     env = dict(os.environ, KERAS_BACKEND="tensorflow")
     out = subprocess.run(
         [sys.executable, os.path.join(HERE, "strategy_mr_script.py"), loss_source],
@@ -30,6 +36,7 @@ def test_mirrored_weights_equal_single_device(loss_source):
     assert out.returncode == 0, out.stderr[-3000:]
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["replicas"] == 2
+    assert res["updates"] == ([4, 4] if loss_source.endswith("+spe") else [3, 3])
     p1, p2 = np.array(res["p_single"]), np.array(res["p_mirrored"])
     assert not np.allclose(p1, p1[0])  # MR did reweight
     np.testing.assert_allclose(p2, p1, rtol=1e-4)

@@ -140,6 +140,9 @@ class AdversarialModel(keras.Model):
         **kwargs: passed to ``keras.Model`` (e.g. ``name``).
     """
 
+    # Records its per-example training losses for MRSampleWeighter(loss_source="train").
+    records_training_losses = True
+
     def __init__(self, model, eps=8 / 255, norm="inf", clip_min=0.0,
                  clip_max=1.0, mr_loss="natural", attack_steps=10,
                  attack_step_size=None, random_start=True, seed=None,
