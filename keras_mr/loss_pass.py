@@ -93,25 +93,28 @@ class PerExampleLossPass:
         label_range = None if lo is None else (int(lo), int(hi))
         return _concat(idx_parts, np.int64), _concat(loss_parts, np.float32), label_range
 
+    def replica_fn(self, x, y, idx):
+        """One batch on one replica: ``(index int32, loss float32, label min/max)``."""
+        import tensorflow as tf
+
+        losses = self.loss_fn(self.model, x, y, self.training)
+        label = _sparse_label(y)
+        if label is None:
+            bounds = tf.zeros([0], tf.int32)
+        else:
+            flat = tf.cast(tf.reshape(label, [-1]), tf.int32)
+            bounds = tf.stack([tf.reduce_min(flat), tf.reduce_max(flat)])
+        return (
+            tf.cast(tf.reshape(idx, [-1]), tf.int32),
+            tf.cast(tf.reshape(losses, [-1]), tf.float32),
+            bounds,
+        )
+
     def _build_tf_step(self):
         import tensorflow as tf
 
         strategy = self.model.distribute_strategy
-
-        def replica_fn(x, y, idx):
-            losses = self.loss_fn(self.model, x, y, self.training)
-            label = _sparse_label(y)
-            if label is None:
-                bounds = tf.zeros([0], tf.int32)
-            else:
-                flat = tf.cast(tf.reshape(label, [-1]), tf.int32)
-                bounds = tf.stack([tf.reduce_min(flat), tf.reduce_max(flat)])
-            return (
-                tf.cast(tf.reshape(idx, [-1]), tf.int32),
-                tf.cast(tf.reshape(losses, [-1]), tf.float32),
-                bounds,
-            )
-
+        replica_fn = self.replica_fn
         jit = bool(getattr(self.model, "jit_compile", False) is True)
 
         @tf.function(jit_compile=jit)

@@ -24,3 +24,4 @@ def test_mr_sample_weighter_runs_on_jax_backend():
     assert res["noisy_mass"] < 0.15  # uniform: 0.3
     assert res["logged"] == pytest.approx(res["noisy_mass"], rel=1e-5)
     assert res["last_loss_err"] < 1e-4  # the loss pass computed the model's losses
+    assert res["step_updates"] == (2 * 13) // 5  # update_every on JAX (used to crash)
