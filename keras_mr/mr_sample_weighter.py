@@ -43,7 +43,14 @@ class MRSampleWeighter(SampleWeighter):
       example's loss is the one computed by the training step that used it
       during the period (its mean if it was seen several times), i.e. at
       slightly older parameters and with augmentation/dropout.  Examples not
-      seen in a period keep their last loss.
+      seen in a period keep their last loss.  The model must record its
+      losses: keras-mr's model classes do, a plain model is wrapped with
+      ``keras_mr.TrainingLossModel(model)`` (see
+      :mod:`keras_mr.training_losses`).
+    - Per-example losses are the model's compiled loss, computed as Keras
+      computes it (``y_true`` reshaped to ``y_pred``, per-output losses times
+      ``loss_weights`` summed for multi-output models, extra axes averaged),
+      so their batch mean equals the compiled loss.
     - ``eta_schedule(epoch) -> eta`` with ``history_mode="rescale"`` (default,
       like the paper's reference code: the current eta multiplies the whole
       history) or ``"accumulate"`` (each loss keeps the eta of its epoch).
@@ -54,11 +61,14 @@ class MRSampleWeighter(SampleWeighter):
     ``mr_weight_min``/``mr_weight_max`` (N * p, 1 = uniform), ``mr_eta`` and,
     with ``noise_mask``, ``mr_noisy_mass`` (sum of p over noisy examples).
 
-    The state (loss history, weights, counters) is stored in Keras variables
-    attached to the model, so it is saved and restored by
-    ``keras.callbacks.BackupAndRestore``, ``model.save_weights`` /
-    ``load_weights`` and ``ModelCheckpoint(save_weights_only=True)``; a
-    resumed run continues exactly.
+    The state (loss history, weights, counters, shuffle seed; float32/int32)
+    is stored in Keras variables attached to the model, so it is saved and
+    restored by ``keras.callbacks.BackupAndRestore``, ``model.save_weights`` /
+    ``load_weights`` (call ``weighter.set_model(model)`` before
+    ``load_weights``) and ``ModelCheckpoint(save_weights_only=True)``.  The
+    shuffle order of an epoch is a pure function of ``(seed, epoch)``, so a
+    run killed and resumed from its last checkpoint ends bitwise equal to an
+    uninterrupted one (with op determinism on).
 
     Args:
         eta: MW step size ``> 0`` (the paper uses 0.01 for cross-entropy).
@@ -66,7 +76,9 @@ class MRSampleWeighter(SampleWeighter):
         eta_schedule: optional ``fn(epoch) -> eta`` (0-based epoch of the
             update); replaces ``eta``.
         history_mode: ``"rescale"`` or ``"accumulate"`` (see above).
-        update_every: ``None`` = after every epoch; ``k`` = every ``k`` steps.
+        update_every: ``None`` = after every epoch; ``k`` = every ``k`` steps
+            (``k >= steps_per_execution``; ``S`` steps give ``floor(S/k)``
+            updates).
         loss_source: ``"eval"`` (extra pass) or ``"train"`` (training losses).
         per_example_loss_fn: optional ``fn(model, x, y) -> (B,)`` for the loss
             pass (e.g. adversarial losses); default: the compiled loss with
@@ -75,6 +87,9 @@ class MRSampleWeighter(SampleWeighter):
         noise_mask: optional boolean ``(N,)`` of known-noisy examples (logs).
         name: name of the state attached to the model.
         verbose: 1 prints one line per update.
+        resume: ``"auto"``, ``True`` or ``False``: what to do with weighting
+            state already on the model (see
+            :class:`keras_mr.sample_weighter.SampleWeighter`).
 
     Example:
 

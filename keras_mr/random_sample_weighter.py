@@ -28,6 +28,8 @@ class RandomSampleWeighter(SampleWeighter):
         noise_mask: optional boolean ``(N,)`` of known-noisy examples (logs).
         name: name of the state attached to the model.
         verbose: 1 prints one line per update.
+        resume: ``"auto"``, ``True`` or ``False`` (see
+            :class:`keras_mr.sample_weighter.SampleWeighter`).
 
     Example:
 
@@ -39,8 +41,22 @@ class RandomSampleWeighter(SampleWeighter):
 
     log_prefix = "rw_"
 
-    def __init__(self, seed=None, update_every=None, noise_mask=None, name="random_sample_weighter", verbose=0):
-        super().__init__(update_every=update_every, noise_mask=noise_mask, name=name, verbose=verbose)
+    def __init__(
+        self,
+        seed=None,
+        update_every=None,
+        noise_mask=None,
+        name="random_sample_weighter",
+        verbose=0,
+        resume="auto",
+    ):
+        super().__init__(
+            update_every=update_every,
+            noise_mask=noise_mask,
+            name=name,
+            verbose=verbose,
+            resume=resume,
+        )
         self.seed = seed
 
     def _new_log_weights(self, update_index, epoch):
