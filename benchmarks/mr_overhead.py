@@ -38,7 +38,7 @@ class EpochTimer(keras.callbacks.Callback):
         self.times.append(time.perf_counter() - self._t)
 
 
-def make_model(kind, input_shape, num_classes):
+def make_model(kind, input_shape, num_classes, record=False):
     keras.utils.set_random_seed(0)
     if kind == "cnn":
         layers = [
@@ -52,6 +52,8 @@ def make_model(kind, input_shape, num_classes):
     else:
         layers = [keras.layers.Flatten(), keras.layers.Dense(256, activation="relu")]
     model = keras.Sequential([keras.Input(input_shape), *layers, keras.layers.Dense(num_classes)])
+    if record:  # loss_source="train": the model records its per-example training losses
+        model = keras_mr.TrainingLossModel(model)
     model.compile(
         keras.optimizers.Adam(1e-3),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -61,7 +63,7 @@ def make_model(kind, input_shape, num_classes):
 
 
 def time_epochs(mode, x, y, args):
-    model = make_model(args.model, x.shape[1:], 10)
+    model = make_model(args.model, x.shape[1:], 10, record=mode == "train")
     timer = EpochTimer()
     if mode == "plain":
         import tensorflow as tf
@@ -79,7 +81,7 @@ def time_epochs(mode, x, y, args):
             x, y, batch_size=args.batch_size, seed=0, eval_batch_size=args.eval_batch_size
         )
         callbacks = [weighter, timer]
-    model.fit(ds, epochs=args.epochs, verbose=0, callbacks=callbacks)
+    model.fit(ds, epochs=args.epochs, verbose=0, shuffle=False, callbacks=callbacks)
     # the first epoch includes tracing; use the median of the rest
     return float(np.median(timer.times[1:]))
 

@@ -78,7 +78,8 @@ def test_weights_match_hand_computed_update():
     cum = weighter._state.cumulative_loss.numpy()
     np.testing.assert_allclose(weighter._state.last_loss.numpy(), l2, rtol=1e-5, atol=1e-6)
     w = np.exp(-0.7 * (cum - cum.min()))
-    np.testing.assert_allclose(weighter.weights, w / w.sum(), rtol=1e-10)
+    # the state is float32 (TPU-safe), so agreement is to float32 precision
+    np.testing.assert_allclose(weighter.weights, w / w.sum(), rtol=1e-5)
     assert weighter.num_updates == 2
 
 
@@ -164,7 +165,7 @@ def test_random_sample_weighter_redraws_and_logs():
     weighter = keras_mr.RandomSampleWeighter(seed=0, noise_mask=noisy)
     h = _model().fit(weighter.attach(x, y_noisy, batch_size=50), epochs=2, verbose=0, callbacks=[weighter])
     expect = keras_mr.rectified_gaussian_weights(400, seed=0, update=1)
-    np.testing.assert_allclose(weighter.weights, expect, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(weighter.weights, expect, rtol=1e-6, atol=1e-300)  # float32 state
     assert 0.25 < h.history["rw_noisy_mass"][-1] < 0.55
 
 
