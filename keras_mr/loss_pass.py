@@ -135,11 +135,17 @@ class PerExampleLossPass:
         if self._step is None:
             self._step = self._build_tf_step()
         idx_parts, loss_parts, bound_parts = [], [], []
-        for x, y, idx in strategy.experimental_distribute_dataset(eval_dataset):
-            idx_r, loss_r, bounds_r = self._step(x, y, idx)
-            idx_parts.extend(idx_r)
-            loss_parts.extend(loss_r)
-            bound_parts.extend(bounds_r)
+        try:
+            for x, y, idx in strategy.experimental_distribute_dataset(eval_dataset):
+                idx_r, loss_r, bounds_r = self._step(x, y, idx)
+                idx_parts.extend(idx_r)
+                loss_parts.extend(loss_r)
+                bound_parts.extend(bounds_r)
+        except tf.errors.InvalidArgumentError:
+            # On CPU some losses reject bad labels inside the step (GPUs and
+            # TPUs return NaN, caught by the bounds below): say why if we can.
+            self._diagnose_labels(eval_dataset)
+            raise
         if not idx_parts:
             return np.zeros(0, np.int64), np.zeros(0, np.float32), None
         with tf.device("/CPU:0"):
@@ -151,6 +157,17 @@ class PerExampleLossPass:
             bounds = bounds.reshape(-1, 2)
             label_range = (int(bounds[:, 0].min()), int(bounds[:, 1].max()))
         return idx, losses, label_range
+
+
+    def _diagnose_labels(self, eval_dataset):
+        lo = hi = None
+        for _, y, _ in eval_dataset.as_numpy_iterator():
+            label = _sparse_label(y)
+            if label is not None and label.size:
+                lo = label.min() if lo is None else min(lo, label.min())
+                hi = label.max() if hi is None else max(hi, label.max())
+        if lo is not None:
+            self._check_labels(int(lo), int(hi))
 
 
 def _concat(parts, dtype):

@@ -98,7 +98,6 @@ def _loss_object(identifier, y_true, y_pred):
 
 def _per_example(loss, y_true, y_pred):
     values = keras.ops.convert_to_tensor(loss(y_true, y_pred))
-    values = keras.ops.cast(values, "float32")
     if len(values.shape) > 1:
         values = keras.ops.mean(values, axis=tuple(range(1, len(values.shape))))
     elif len(values.shape) == 0:
@@ -110,7 +109,7 @@ def _per_example(loss, y_true, y_pred):
 
 
 def unreduced_loss(loss):
-    """``fn(y_true, y_pred) -> (B,)`` float32 for one compiled loss identifier.
+    """``fn(y_true, y_pred) -> (B,)`` for one compiled loss identifier (in the loss' dtype).
 
     Args:
         loss: a loss name, function or ``keras.losses.Loss`` instance (what
@@ -169,7 +168,7 @@ def compiled_per_example_loss(model):
         model: a compiled Keras model (single or multi-output).
 
     Returns:
-        ``fn(y_true, y_pred) -> (B,)`` float32 with
+        ``fn(y_true, y_pred) -> (B,)`` (in the loss' dtype, float32 by default) with
         ``sum_k loss_weight_k * l_k`` per example; its batch mean equals the
         compiled loss (without ``model.losses`` regularisation terms).
 

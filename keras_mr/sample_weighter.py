@@ -433,7 +433,7 @@ class SampleWeighter(keras.callbacks.Callback):
                     state = self._new_state()
             else:
                 state = self._new_state()
-            setattr(model, attr, state)
+            _attach_layer(model, attr, state)
         state._keras_mr_owner = weakref.ref(self)
         self._state = state
 
@@ -635,6 +635,25 @@ class SampleWeighter(keras.callbacks.Callback):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _attach_layer(model, attr, layer):
+    """Sets ``model.<attr> = layer`` so that Keras tracks (and saves) the layer.
+
+    Keras locks the state of a built subclassed model (Functional models stay
+    open); a weighter attaches its state after the model was built when a
+    ``tf.distribute`` strategy builds it before the callbacks run, or when the
+    user called the model first.  The lock is lifted for this one attribute.
+    """
+    tracker = getattr(model, "_tracker", None)
+    locked = bool(getattr(tracker, "locked", False))
+    if locked:
+        tracker.unlock()
+    try:
+        setattr(model, attr, layer)
+    finally:
+        if locked:
+            tracker.lock()
 
 
 def _class_weight_table(class_weight):

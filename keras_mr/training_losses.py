@@ -155,6 +155,9 @@ class TrainingLossModel(TrainingLossMixin, keras.Model):
         if not isinstance(model, keras.layers.Layer):
             raise TypeError(f"`model` must be a Keras model, got {type(model).__name__}.")
         self.model = model
+        if model.built and getattr(model, "inputs", None):
+            # Built like the model it wraps (BackupAndRestore needs a built model).
+            self.build(tuple(model.inputs[0].shape) if len(model.inputs) == 1 else None)
 
     def build(self, input_shape):
         if not self.model.built:

@@ -102,7 +102,7 @@ def test_per_example_losses_average_to_the_compiled_loss(loss, task, shape):
         pytest.skip(f"plain fit rejects it: {type(err).__name__}")
     expected = model.evaluate(x, y, batch_size=N, verbose=0)
     per_example = keras.ops.convert_to_numpy(compiled_per_example_loss(model)(y, model(x)))
-    assert per_example.shape == (N,) and per_example.dtype == np.float32
+    assert per_example.shape == (N,) and per_example.dtype == np.float32  # floatx
     np.testing.assert_allclose(per_example.mean(), expected, rtol=1e-5, atol=1e-5)
 
     weighter = keras_mr.MRSampleWeighter(eta=0.5)
