@@ -120,7 +120,7 @@ def time_steps(method, x, y, args):
     # epoch 1 traces/compiles; the following epochs are timed
     times = []
     for _ in range(args.timing_repeats + 1):
-        model.fit(ds, epochs=1, steps_per_epoch=args.timing_steps,
+        model.fit(ds, epochs=1, steps_per_epoch=args.timing_steps, shuffle=False,
                   verbose=0, callbacks=[timer])
         times.append(timer.last / args.timing_steps)
     return float(np.median(times[1:]))
@@ -163,14 +163,14 @@ def train(method, use_mr, x, y, args):
             eta=args.eta, per_example_loss_fn=per_example)
         ds = weighter.attach(x, y, batch_size=args.batch_size, shuffle=True,
                              seed=args.seed, drop_remainder=True)
-        model.fit(ds, epochs=epochs, verbose=0, callbacks=[weighter])
+        model.fit(ds, epochs=epochs, verbose=0, shuffle=False, callbacks=[weighter])
     else:
         import tensorflow as tf
 
         ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(
             len(x), seed=args.seed).batch(args.batch_size,
                                           drop_remainder=True)
-        model.fit(ds, epochs=epochs, verbose=0)
+        model.fit(ds, epochs=epochs, verbose=0, shuffle=False)
     return model
 
 

@@ -214,7 +214,7 @@ def run_accuracy(args):
             ds = weighter.attach(
                 x, labels, batch_size=args.batch_size, shuffle=True, seed=args.seed
             )
-            model.fit(ds, epochs=args.epochs, verbose=0, callbacks=[weighter, evaluator])
+            model.fit(ds, epochs=args.epochs, verbose=0, shuffle=False, callbacks=[weighter, evaluator])
         else:
             model.fit(x, labels, batch_size=args.batch_size, epochs=args.epochs, verbose=0,
                       callbacks=[evaluator])

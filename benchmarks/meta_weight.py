@@ -161,14 +161,14 @@ def time_steps(args, setup, keras, meta_data, MetaWeightNet):
     meta_batches = meta_data.with_meta_batches(
         setup["train_ds"]().repeat(), setup["meta_ds"](split.y_meta)
     )
-    plain.fit(plain_data, steps_per_epoch=5, epochs=1, verbose=0)  # trace + warm up
-    mwn.fit(meta_batches, steps_per_epoch=5, epochs=1, verbose=0)
+    plain.fit(plain_data, steps_per_epoch=5, epochs=1, verbose=0, shuffle=False)  # trace + warm up
+    mwn.fit(meta_batches, steps_per_epoch=5, epochs=1, verbose=0, shuffle=False)
     wall = {"plain": [], "meta": []}
     cpu = {"plain": [], "meta": []}
     for _ in range(args.timing_repeats):  # interleaved: both share the machine's load swings
         for name, model, ds in (("plain", plain, plain_data), ("meta", mwn, meta_batches)):
             start, start_cpu = time.perf_counter(), time.process_time()
-            model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
+            model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
             wall[name].append((time.perf_counter() - start) / steps)
             cpu[name].append((time.process_time() - start_cpu) / steps)
     print(f"\nStep time (median of {args.timing_repeats} interleaved runs of {steps} steps, same "
@@ -208,7 +208,7 @@ def run_methods(args, setup, keras, keras_mr, meta_data, MetaWeightNet):
     results = {}
     model = setup["compile_model"](setup["classifier"]())
     tracker = Tracker(track_auc=False)
-    model.fit(setup["train_ds"](), epochs=args.epochs, verbose=0, callbacks=[tracker])
+    model.fit(setup["train_ds"](), epochs=args.epochs, verbose=0, shuffle=False, callbacks=[tracker])
     results["plain (CE)"] = tracker
 
     variants = [
@@ -232,7 +232,7 @@ def run_methods(args, setup, keras, keras_mr, meta_data, MetaWeightNet):
         tracker = Tracker(weighter)
         callbacks.append(tracker)  # after the weighter: sees this epoch's MR weights
         ds = meta_data.with_meta_batches(base, setup["meta_ds"](y_meta))
-        model.fit(ds, epochs=args.epochs, verbose=0, callbacks=callbacks)
+        model.fit(ds, epochs=args.epochs, verbose=0, shuffle=False, callbacks=callbacks)
         results[name] = tracker
         print(f"  done: {name}", flush=True)
     return results

@@ -56,7 +56,7 @@ def main():
     weighter = keras_mr.MRSampleWeighter(
         eta=0.05, per_example_loss_fn=keras_mr.mr_per_example_loss)
     ds = weighter.attach(x, y, batch_size=50, shuffle=True, seed=0)
-    adv.fit(ds, epochs=15, verbose=0, callbacks=[weighter])
+    adv.fit(ds, epochs=15, verbose=0, shuffle=False, callbacks=[weighter])
 
     kw = dict(eps=(0.1, EPS), clip_min=None, clip_max=None, seed=0)
     print(keras_mr.format_robust_table({

@@ -33,7 +33,8 @@ def main():
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     weighter = keras_mr.MRSampleWeighter(eta=0.5, noise_mask=noisy.noisy_mask)
     train_ds = weighter.attach(data.x_train, noisy.noisy_labels, batch_size=64, seed=0)
-    model.fit(train_ds, epochs=15, validation_data=(data.x_test, data.y_test), callbacks=[weighter], verbose=2)
+    model.fit(train_ds, epochs=15, validation_data=(data.x_test, data.y_test), callbacks=[weighter],
+              shuffle=False, verbose=2)
 
     p = weighter.weights
     print(f"detection AUC {keras_mr.noisy_detection_auc(p, noisy.noisy_mask):.3f}, "

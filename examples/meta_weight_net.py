@@ -70,7 +70,7 @@ def main():
         train = tf.data.Dataset.from_tensor_slices((split.x_train, split.y_train))
         train = train.shuffle(len(split.y_train), seed=0).batch(100)
     meta = keras_mr.meta_dataset(split.x_meta, split.y_meta, batch_size=100)
-    model.fit(keras_mr.with_meta_batches(train, meta), epochs=args.epochs,
+    model.fit(keras_mr.with_meta_batches(train, meta), epochs=args.epochs, shuffle=False,
               callbacks=callbacks, verbose=2)
 
     # 4. Results: accuracy and detection AUC of the learned weights.

@@ -51,7 +51,7 @@ def main(epochs=25):
 
     weighter = keras_mr.MRSampleWeighter(eta=0.5, noise_mask=noisy)
     model = make_model()
-    model.fit(weighter.attach(x, y_noisy, batch_size=32, seed=0), epochs=epochs,
+    model.fit(weighter.attach(x, y_noisy, batch_size=32, seed=0), epochs=epochs, shuffle=False,
               callbacks=[weighter], verbose=0)
 
     def acc(m):

@@ -18,6 +18,7 @@ from keras_mr.random_weighting import rectified_gaussian_weights  # noqa: F401
 from keras_mr.training_losses import TrainingLossMixin  # noqa: F401
 from keras_mr.training_losses import TrainingLossModel  # noqa: F401
 from keras_mr import training_losses  # noqa: F401
+from keras_mr import callbacks  # noqa: F401
 from keras_mr.weight_stats import weight_statistics  # noqa: F401
 
 # Noise, datasets, metrics (issue 3)

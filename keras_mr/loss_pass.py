@@ -48,14 +48,18 @@ class PerExampleLossPass:
         self.loss_fn = loss_fn
         self.training = training
         self._step = None
+        self._progbar = None
 
-    def __call__(self, eval_dataset, num_examples):
+    def __call__(self, eval_dataset, num_examples, verbose=False):
         """Returns ``(losses, seen)``.
+
+        With ``verbose`` a Keras progress bar ("MR loss pass") shows the pass.
 
         ``losses`` is float64 ``(N,)`` (host), the mean loss of each example over
         its occurrences in ``eval_dataset``; ``seen`` the boolean mask of
         examples that occurred.
         """
+        self._progbar = _progbar(eval_dataset) if verbose else None
         idx, losses, label_range = self._run(eval_dataset)
         if label_range is not None:
             self._check_labels(*label_range)
@@ -90,6 +94,7 @@ class PerExampleLossPass:
             if label is not None and label.size:
                 lo = label.min() if lo is None else min(lo, label.min())
                 hi = label.max() if hi is None else max(hi, label.max())
+            self._tick()
         label_range = None if lo is None else (int(lo), int(hi))
         return _concat(idx_parts, np.int64), _concat(loss_parts, np.float32), label_range
 
@@ -141,6 +146,7 @@ class PerExampleLossPass:
                 idx_parts.extend(idx_r)
                 loss_parts.extend(loss_r)
                 bound_parts.extend(bounds_r)
+                self._tick()
         except tf.errors.InvalidArgumentError:
             # On CPU some losses reject bad labels inside the step (GPUs and
             # TPUs return NaN, caught by the bounds below): say why if we can.
@@ -159,6 +165,10 @@ class PerExampleLossPass:
         return idx, losses, label_range
 
 
+    def _tick(self):
+        if self._progbar is not None:
+            self._progbar.add(1)
+
     def _diagnose_labels(self, eval_dataset):
         lo = hi = None
         for _, y, _ in eval_dataset.as_numpy_iterator():
@@ -168,6 +178,12 @@ class PerExampleLossPass:
                 hi = label.max() if hi is None else max(hi, label.max())
         if lo is not None:
             self._check_labels(int(lo), int(hi))
+
+
+def _progbar(eval_dataset):
+    card = int(eval_dataset.cardinality()) if hasattr(eval_dataset, "cardinality") else -1
+    print("MR loss pass")
+    return keras.utils.Progbar(card if card > 0 else None, unit_name="batch")
 
 
 def _concat(parts, dtype):

@@ -228,7 +228,7 @@ def with_meta_batches(train_dataset, meta_batches):
 
     >>> train_ds = weighter.attach(x_train, y_train, batch_size=100)
     >>> ds = with_meta_batches(train_ds, meta_dataset(x_meta, y_meta, batch_size=100))
-    >>> model.fit(ds, epochs=10, callbacks=[weighter])
+    >>> model.fit(ds, epochs=10, shuffle=False, callbacks=[weighter])
     """
     import tensorflow as tf
 

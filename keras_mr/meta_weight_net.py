@@ -239,7 +239,7 @@ class MetaWeightNet(keras.Model):
     >>> train = tf.data.Dataset.from_tensor_slices((split.x_train, split.y_train)).batch(100)
     >>> ds = keras_mr.meta_data.with_meta_batches(
     ...     train, keras_mr.meta_data.meta_dataset(split.x_meta, split.y_meta, batch_size=100))
-    >>> model.fit(ds, epochs=10)
+    >>> model.fit(ds, epochs=10, shuffle=False)
     >>> v = model.example_weights(split.x_train, split.y_train)  # detection scores
     """
 

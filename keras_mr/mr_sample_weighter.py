@@ -86,7 +86,8 @@ class MRSampleWeighter(SampleWeighter):
         eval_training_mode: call the model with ``training=True`` in the pass.
         noise_mask: optional boolean ``(N,)`` of known-noisy examples (logs).
         name: name of the state attached to the model.
-        verbose: 1 prints one line per update.
+        verbose: ``"auto"`` (follow ``fit(verbose=...)``), ``1`` or ``0``: progress
+            bar of the loss pass and one line per update.
         resume: ``"auto"``, ``True`` or ``False``: what to do with weighting
             state already on the model (see
             :class:`keras_mr.sample_weighter.SampleWeighter`).
@@ -97,7 +98,7 @@ class MRSampleWeighter(SampleWeighter):
     weighter = keras_mr.MRSampleWeighter(eta=0.01)
     train_ds = weighter.attach(x_train, y_train, batch_size=128)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    model.fit(train_ds, epochs=20, callbacks=[weighter])
+    model.fit(train_ds, epochs=20, shuffle=False, callbacks=[weighter])
     suspicious = np.argsort(weighter.weights)[:100]  # lowest-weight examples
     ```
     """
@@ -117,7 +118,7 @@ class MRSampleWeighter(SampleWeighter):
         eval_training_mode=False,
         noise_mask=None,
         name="mr_sample_weighter",
-        verbose=0,
+        verbose="auto",
         resume="auto",
     ):
         super().__init__(
@@ -211,7 +212,9 @@ class MRSampleWeighter(SampleWeighter):
             if self._loss_pass is None:
                 fn = resolve_per_example_loss(self.model, self.per_example_loss_fn)
                 self._loss_pass = PerExampleLossPass(self.model, fn, self.eval_training_mode)
-            losses, seen = self._loss_pass(self._eval_dataset, self.num_examples)
+            losses, seen = self._loss_pass(
+                self._eval_dataset, self.num_examples, verbose=self._show_progress()
+            )
             if not np.all(seen):
                 raise ValueError(
                     f"The loss pass saw {int(seen.sum())} of {self.num_examples} examples: "

@@ -27,7 +27,8 @@ class RandomSampleWeighter(SampleWeighter):
         update_every: ``None`` = redraw after every epoch; ``k`` = every ``k`` steps.
         noise_mask: optional boolean ``(N,)`` of known-noisy examples (logs).
         name: name of the state attached to the model.
-        verbose: 1 prints one line per update.
+        verbose: ``"auto"`` (follow ``fit(verbose=...)``), ``1`` or ``0``: progress
+            bar of the loss pass and one line per update.
         resume: ``"auto"``, ``True`` or ``False`` (see
             :class:`keras_mr.sample_weighter.SampleWeighter`).
 
@@ -35,7 +36,8 @@ class RandomSampleWeighter(SampleWeighter):
 
     ```python
     weighter = keras_mr.RandomSampleWeighter(seed=0)
-    model.fit(weighter.attach(x, y, batch_size=128), epochs=10, callbacks=[weighter])
+    model.fit(weighter.attach(x, y, batch_size=128), epochs=10, shuffle=False,
+              callbacks=[weighter])
     ```
     """
 
@@ -47,7 +49,7 @@ class RandomSampleWeighter(SampleWeighter):
         update_every=None,
         noise_mask=None,
         name="random_sample_weighter",
-        verbose=0,
+        verbose="auto",
         resume="auto",
     ):
         super().__init__(

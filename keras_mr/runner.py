@@ -298,7 +298,7 @@ def run_single(data, noise, rate, method, seed=0, model="auto", epochs=20, batch
         x, y = plan.train_data
         hist = plan.model.fit(x, y, batch_size=batch_size, shuffle=True, **fit_kwargs)
     else:
-        hist = plan.model.fit(plan.train_data, **fit_kwargs)
+        hist = plan.model.fit(plan.train_data, shuffle=False, **fit_kwargs)
     seconds = time.time() - start
     acc = [float(a) for a in hist.history["val_accuracy"]]
     result = RunResult(data.name, noise, float(rate), method, int(seed), acc[-1], max(acc),

@@ -148,7 +148,12 @@ class SampleWeighter(keras.callbacks.Callback):
     loss_source = None
 
     def __init__(
-        self, update_every=None, noise_mask=None, name="sample_weighter", verbose=0, resume="auto"
+        self,
+        update_every=None,
+        noise_mask=None,
+        name="sample_weighter",
+        verbose="auto",
+        resume="auto",
     ):
         super().__init__()
         if update_every is not None and (
@@ -249,7 +254,7 @@ class SampleWeighter(keras.callbacks.Callback):
 
         >>> weighter = keras_mr.MRSampleWeighter(eta=0.01)
         >>> train_ds = weighter.attach(x_train, y_train, batch_size=128)
-        >>> model.fit(train_ds, epochs=10, callbacks=[weighter])  # doctest: +SKIP
+        >>> model.fit(train_ds, epochs=10, shuffle=False, callbacks=[weighter])  # doctest: +SKIP
         """
         import tensorflow as tf
 
@@ -381,7 +386,7 @@ class SampleWeighter(keras.callbacks.Callback):
             raise ValueError(
                 f"{type(self).__name__} has no training data: build the training dataset with "
                 "`train_ds = weighter.attach(x, y, batch_size=...)` and pass it to "
-                "`model.fit(train_ds, callbacks=[weighter])`."
+                "`model.fit(train_ds, shuffle=False, callbacks=[weighter])`."
             )
 
     def _state_attr(self):
@@ -396,7 +401,7 @@ class SampleWeighter(keras.callbacks.Callback):
             train_ds = weighter.attach(x, y, batch_size=128)
             weighter.set_model(model)
             model.load_weights("ckpt.weights.h5")
-            model.fit(train_ds, initial_epoch=3, callbacks=[weighter])
+            model.fit(train_ds, initial_epoch=3, shuffle=False, callbacks=[weighter])
         """
         super().set_model(model)
         if self._table is not None:
@@ -573,9 +578,15 @@ class SampleWeighter(keras.callbacks.Callback):
         self._last_stats = weight_statistics(p, self.noise_mask)
         self._last_stats.update(self._extra_stats())
         self._warn_if_collapsed(p)
-        if self.verbose:
+        if self._show_progress():
             msg = ", ".join(f"{k}={v:.4g}" for k, v in self._last_stats.items())
             print(f"{type(self).__name__} update {index + 1}: {msg}")
+
+    def _show_progress(self):
+        """Progress output: ``verbose=1``, or ``"auto"`` with Keras' ``fit(verbose=1)``."""
+        if self.verbose == "auto":
+            return (self.params or {}).get("verbose", 0) in (1, "auto")
+        return bool(self.verbose)
 
     def _warn_if_collapsed(self, p):
         n = self.num_examples

@@ -146,7 +146,7 @@ class TrainingLossModel(TrainingLossMixin, keras.Model):
     model = keras_mr.TrainingLossModel(build_model())
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     weighter = keras_mr.MRSampleWeighter(loss_source="train")
-    model.fit(weighter.attach(x, y, batch_size=64), epochs=5, callbacks=[weighter])
+    model.fit(weighter.attach(x, y, batch_size=64), epochs=5, shuffle=False, callbacks=[weighter])
     ```
     """
 
