@@ -12,15 +12,12 @@ def weight_statistics(p, noise_mask=None):
             whose label is known to be corrupted.
 
     Returns:
-        Dict with
-
-        - ``entropy``: ``-sum p log p`` in nats (``log N`` when uniform),
-        - ``ess``: effective sample size ``1 / sum p^2`` as a fraction of ``N``
-          (1.0 when uniform),
-        - ``weight_min`` / ``weight_max``: ``N * min p`` / ``N * max p``
-          (relative to the uniform weight, so uniform gives 1.0),
-        - ``noisy_mass``: ``sum_{i noisy} p_i`` (only with ``noise_mask``; equal
-          to the noise rate when uniform).
+        Dict with ``entropy`` (``-sum p log p`` in nats, ``log N`` when
+        uniform), ``ess`` (effective sample size ``1 / sum p^2`` as a fraction
+        of ``N``, 1.0 when uniform), ``weight_min`` / ``weight_max``
+        (``N * min p`` / ``N * max p``, relative to the uniform weight, so
+        uniform gives 1.0) and, only with ``noise_mask``, ``noisy_mass``
+        (``sum_{i noisy} p_i``, equal to the noise rate when uniform).
 
     Example:
 
