@@ -251,7 +251,7 @@ def _epoch_recorder(weights_fn, noisy_mask, store):
 
 def run_single(data, noise, rate, method, seed=0, model="auto", epochs=20, batch_size=64,
                optimizer="adam", lr=1e-3, width=None, options=None, verbose=0, noisy=None,
-               model_kwargs=None, lr_decay=None):
+               model_kwargs=None, lr_decay=None, progress=None):
     """Trains one method on one noisy dataset and evaluates the test set every epoch.
 
     Args:
@@ -267,6 +267,7 @@ def run_single(data, noise, rate, method, seed=0, model="auto", epochs=20, batch
         lr_decay: ``None`` (constant) or ``"cosine"`` (to 0 at the last step).
         verbose: Keras ``fit`` verbosity.
         noisy: precomputed :class:`keras_mr.noise.NoisyLabels` (else generated).
+        progress: optional ``fn(epoch, epochs)`` called after every epoch.
 
     Returns:
         :class:`RunResult`.
@@ -291,6 +292,9 @@ def run_single(data, noise, rate, method, seed=0, model="auto", epochs=20, batch
     plan = METHODS[method](ctx)
     mass = []
     callbacks = list(plan.callbacks) + [_epoch_recorder(plan.weights_fn, noisy.noisy_mask, mass)]
+    if progress is not None:
+        callbacks.append(keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: progress(epoch + 1, epochs)))
     fit_kwargs = dict(epochs=epochs, verbose=verbose, callbacks=callbacks,
                       validation_data=(data.x_test, data.y_test), validation_batch_size=1024)
     start = time.time()
@@ -452,6 +456,15 @@ class GridResult:
         return written
 
 
+def _epoch_counter(name, log):
+    """``progress`` for :func:`run_single`: an epoch counter on one terminal line."""
+
+    def show(epoch, epochs):
+        print(f"\r{name}: epoch {epoch}/{epochs}", end="", file=log, flush=True)
+
+    return show
+
+
 def run_grid(datasets=("default",), noises=("symmetric",), rates=(0.4,),
              methods=("base", "mr", "random"), seeds=(0,), model="auto", epochs=20,
              batch_size=64, optimizer="adam", lr=1e-3, width=None, train_size=None,
@@ -506,13 +519,16 @@ def run_grid(datasets=("default",), noises=("symmetric",), rates=(0.4,),
                                         x=data.x_train)
                     for method in methods:
                         count += 1
+                        name = f"[{count}/{total}] {data.name} {nz} {rate:.0%} {method} seed {seed}"
+                        live = verbose and not keras_verbose and getattr(log, "isatty", bool)()
                         r = run_single(data, nz, rate, method, seed, model, epochs, batch_size,
                                        optimizer, lr, width, options, keras_verbose, noisy=noisy,
-                                       model_kwargs=model_kwargs, lr_decay=lr_decay)
+                                       model_kwargs=model_kwargs, lr_decay=lr_decay,
+                                       progress=_epoch_counter(name, log) if live else None)
                         runs.append(r)
                         if verbose:
                             extra = f", AUC {r.auc:.3f}" if r.auc is not None else ""
-                            print(f"[{count}/{total}] {data.name} {nz} {rate:.0%} {method} seed {seed}: "
+                            print(("\r" if live else "") + f"{name}: "
                                   f"final {100 * r.final_acc:.2f}% best {100 * r.best_acc:.2f}%"
                                   f"{extra} ({r.seconds:.1f}s)", file=log, flush=True)
     result = GridResult(runs)
