@@ -496,8 +496,6 @@ class SampleWeighter(keras.callbacks.Callback):
                 "to fit() as it is, without steps_per_epoch, or use `update_every=` steps."
             )
         self._reset_run_counters()
-        self._host_steps = int(self._state.steps.numpy())
-        self._host_updates = int(self._state.updates.numpy())
         self._on_train_begin()
 
     def _on_train_begin(self):
@@ -521,6 +519,10 @@ class SampleWeighter(keras.callbacks.Callback):
                 f"weighting afresh at epoch {epoch}, pass `{type(self).__name__}(..., "
                 "resume=False)`."
             )
+        if self._first_epoch:
+            # Read after every on_train_begin: BackupAndRestore restores the state there.
+            self._host_steps = int(state.steps.numpy())
+            self._host_updates = int(state.updates.numpy())
         self._first_epoch = False
         self._epoch = epoch
         self._epoch_steps = 0

@@ -24,6 +24,9 @@ import keras  # noqa: E402
 import keras_mr  # noqa: E402
 
 loss_source, order, backup_dir, out = sys.argv[1:5]
+# "eval+steps": update every 5 steps instead of every epoch (7 steps per epoch).
+update_every = 5 if loss_source.endswith("+steps") else None
+loss_source = loss_source.replace("+steps", "")
 kill = tuple(int(v) for v in sys.argv[5:7]) if len(sys.argv) > 5 else None
 
 keras.utils.set_random_seed(0)
@@ -42,7 +45,7 @@ if loss_source == "train":
 model.compile(
     keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 )
-weighter = keras_mr.MRSampleWeighter(eta=1.0, loss_source=loss_source)
+weighter = keras_mr.MRSampleWeighter(eta=1.0, loss_source=loss_source, update_every=update_every)
 ds = weighter.attach(x, y, batch_size=32, shuffle=True)  # seed drawn, then saved with the state
 
 

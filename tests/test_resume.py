@@ -38,22 +38,30 @@ def reference(tmp_path_factory):
     """Uninterrupted runs, one per loss source (the callback order does not matter)."""
     d = tmp_path_factory.mktemp("ref")
     refs = {}
-    for source in ("eval", "train"):
+    for source in ("eval", "train", "eval+steps"):
         _run(source, "mr_first", d / f"backup_{source}", d / f"{source}.npz")
         refs[source] = dict(np.load(d / f"{source}.npz"))
     return refs
 
 
-@pytest.mark.parametrize("source", ["eval", "train"])
-@pytest.mark.parametrize("order", ["mr_first", "backup_first"])
-@pytest.mark.parametrize("kill_at", [(1, -1), (2, 3)], ids=["epoch_boundary", "mid_epoch"])
+CASES = [
+    pytest.param(source, order, kill_at, id=f"{kill_id}-{order}-{source}")
+    for source in ("eval", "train")
+    for order in ("mr_first", "backup_first")
+    for kill_at, kill_id in (((1, -1), "epoch_boundary"), ((2, 3), "mid_epoch"))
+] + [  # updates every 5 steps: the step counter is part of the saved state too
+    pytest.param("eval+steps", "mr_first", (2, 3), id="mid_epoch-mr_first-update_every"),
+]
+
+
+@pytest.mark.parametrize("source, order, kill_at", CASES)
 def test_killed_and_resumed_run_is_bitwise_equal(tmp_path, reference, source, order, kill_at):
     backup, out = tmp_path / "backup", tmp_path / "out.npz"
     _run(source, order, backup, out, *kill_at, expect_killed=True)
     assert not out.exists()
     _run(source, order, backup, out)  # fresh process, resumes from the backup
     got, ref = dict(np.load(out)), reference[source]
-    assert int(got["updates"]) == int(ref["updates"]) == 4
+    assert int(got["updates"]) == int(ref["updates"]) == (28 // 5 if "steps" in source else 4)
     assert got.keys() == ref.keys()
     for key in ref:
         assert np.array_equal(got[key], ref[key]), key
