@@ -3,7 +3,7 @@
 Every figure comes from a short, seeded run on data that needs no download
 (the embedded ``default`` dataset or two moons) and is drawn with
 ``keras_mr.plots`` where the library has a plot for it (the two-moons
-decision boundaries are drawn by ``examples/two_moons_ciw.py``).  About two
+decision boundaries are drawn by ``examples/two_moons_ciw.py``).  About three
 minutes on 2 CPU cores::
 
     python docs/make_figures.py                 # all figures
