@@ -29,6 +29,7 @@ from keras_mr import cicw_mixup as cicw_mixup_lib
 from keras_mr import mixup as mixup_lib
 from keras_mr.training_losses import record_training_losses
 from keras_mr.training_losses import unpack_sample_weight
+from keras_mr.wrapped_model import WrappedModel
 from keras_mr.weighted_loss import weighted_mean
 
 MIXUP_MODES = (None, "uniform", "cicw")
@@ -162,7 +163,7 @@ class CIWLoss(keras.losses.Loss):
 
 
 @keras.saving.register_keras_serializable(package="keras_mr")
-class ConstrainedReweightingModel(keras.Model):
+class ConstrainedReweightingModel(WrappedModel):
     """Trains a wrapped model with CIW / CICW / CICW-Mixup, MR-compatible.
 
     Each training step (with ``B`` examples, loss ``l`` from the compiled
@@ -251,7 +252,6 @@ class ConstrainedReweightingModel(keras.Model):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
         if keras.backend.backend() != "tensorflow":
             raise NotImplementedError(
                 "ConstrainedReweightingModel's train_step needs the TensorFlow "
@@ -264,6 +264,7 @@ class ConstrainedReweightingModel(keras.Model):
                 "`model` must be a keras.Model to wrap; got "
                 f"{type(model).__name__}."
             )
+        super().__init__(model, **kwargs)
         if instance_divergence is not None:
             ciw_lib.resolve_alpha(instance_divergence)
         # validates temperatures / decay arguments
@@ -295,7 +296,6 @@ class ConstrainedReweightingModel(keras.Model):
             )
         if burn_in_steps < 0:
             raise ValueError(f"`burn_in_steps` must be >= 0; got {burn_in_steps}.")
-        self.model = model
         self.instance_divergence = instance_divergence
         self.temperature = float(temperature)
         self.final_temperature = (
@@ -319,14 +319,6 @@ class ConstrainedReweightingModel(keras.Model):
         self.temperature_tracker = keras.metrics.Mean(name="ciw_temperature")
 
     # -- Keras plumbing -------------------------------------------------
-    def build(self, input_shape):
-        if not self.model.built:
-            self.model.build(input_shape)
-        self.built = True
-
-    def call(self, inputs, training=None):
-        return self.model(inputs, training=training)
-
     @property
     def metrics(self):
         others = [m for m in super().metrics if m.name != "loss"]

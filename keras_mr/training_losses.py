@@ -29,6 +29,8 @@ import weakref
 import keras
 from keras import ops
 
+from keras_mr.wrapped_model import WrappedModel
+
 WEIGHT_KEY = "weight"
 INDEX_KEY = "index"
 
@@ -129,7 +131,7 @@ class TrainingLossMixin:
 
 
 @keras.saving.register_keras_serializable(package="keras_mr")
-class TrainingLossModel(TrainingLossMixin, keras.Model):
+class TrainingLossModel(TrainingLossMixin, WrappedModel):
     """Wraps a plain Keras model so that it records its training losses for MR.
 
     Needed only for ``MRSampleWeighter(loss_source="train")`` with a model
@@ -151,21 +153,10 @@ class TrainingLossModel(TrainingLossMixin, keras.Model):
     """
 
     def __init__(self, model, **kwargs):
-        super().__init__(**kwargs)
-        if not isinstance(model, keras.layers.Layer):
-            raise TypeError(f"`model` must be a Keras model, got {type(model).__name__}.")
-        self.model = model
+        super().__init__(model, **kwargs)
         if model.built and getattr(model, "inputs", None):
             # Built like the model it wraps (BackupAndRestore needs a built model).
             self.build(tuple(model.inputs[0].shape) if len(model.inputs) == 1 else None)
-
-    def build(self, input_shape):
-        if not self.model.built:
-            self.model.build(input_shape)
-        self.built = True
-
-    def call(self, inputs, training=None):
-        return self.model(inputs, training=training)
 
     def get_config(self):
         return {**super().get_config(), "model": keras.saving.serialize_keras_object(self.model)}

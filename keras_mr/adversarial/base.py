@@ -58,6 +58,7 @@ from keras import ops
 
 from keras_mr.adversarial import attacks
 from keras_mr.training_losses import record_training_losses
+from keras_mr.wrapped_model import WrappedModel
 from keras_mr.training_losses import unpack_sample_weight
 from keras_mr.weighted_loss import weighted_mean
 
@@ -114,7 +115,7 @@ def per_example_correct(y, logits):
                               ops.cast(label, "int32")), "float32")
 
 
-class AdversarialModel(keras.Model):
+class AdversarialModel(WrappedModel):
     """Base class: a wrapper whose ``train_step`` trains adversarially.
 
     Not used directly; see :class:`PGDAdversarialModel`,
@@ -147,13 +148,12 @@ class AdversarialModel(keras.Model):
                  clip_max=1.0, mr_loss="natural", attack_steps=10,
                  attack_step_size=None, random_start=True, seed=None,
                  **kwargs):
-        super().__init__(**kwargs)
         if not isinstance(model, keras.Model) and not isinstance(
                 model, keras.layers.Layer):
             raise TypeError(
                 "`model` must be a Keras model (or layer) that outputs logits,"
                 f" got {type(model).__name__}.")
-        self.model = model
+        super().__init__(model, **kwargs)
         if getattr(model, "built", False):
             self.built = True
         self.eps = attacks.check_eps(eps, "eps")
@@ -196,14 +196,6 @@ class AdversarialModel(keras.Model):
         self._pel_fn = {}
 
     # ------------------------------------------------------------------ Keras
-    def build(self, input_shape):
-        if not self.model.built:
-            self.model.build(input_shape)
-        self.built = True
-
-    def call(self, inputs, training=None):
-        return self.model(inputs, training=training)
-
     def compile(self, optimizer="rmsprop", loss=None, **kwargs):
         if loss is not None:
             raise ValueError(
