@@ -220,6 +220,7 @@ class ArraySource:
         n = self.num_examples
         ids = tf.data.Dataset.range(n).batch(batch_size, drop_remainder=drop_remainder)
 
+        @tf.autograph.experimental.do_not_convert
         def gather(pos):
             pos = tf.cast(pos, tf.int32)
             if key is not None:
@@ -255,10 +256,22 @@ class DatasetSource:
         if key is not None:
             n = self.num_examples
 
+            flat_specs = tf.nest.flatten(ds.element_spec)
+
+            @tf.autograph.experimental.do_not_convert
             def epoch_order(_):
+                # Dataset.shuffle takes Python seeds only; the op takes tensors.
                 k = tf.cast(key.read_value(), tf.int64)
-                seed = k[0] * 1_000_003 + k[1]
-                return ds.shuffle(n, seed=seed, reshuffle_each_iteration=False)
+                variant = tf.raw_ops.ShuffleDataset(
+                    input_dataset=tf.data.experimental.to_variant(ds),
+                    buffer_size=tf.constant(n, tf.int64),
+                    seed=k[0],
+                    seed2=k[1] + 1,  # (0, 0) would mean "random"
+                    output_types=[spec.dtype for spec in flat_specs],
+                    output_shapes=[spec.shape for spec in flat_specs],
+                    reshuffle_each_iteration=False,
+                )
+                return tf.data.experimental.from_variant(variant, ds.element_spec)
 
             ds = tf.data.Dataset.range(1).flat_map(epoch_order)
             ds = ds.apply(tf.data.experimental.assert_cardinality(n))
@@ -289,6 +302,7 @@ def make_weight_lookup(table, counter, with_index=False, class_weights=None):
             MR weight is multiplied by the class weight of each label.
     """
 
+    @tf.autograph.experimental.do_not_convert
     def lookup(x, y, idx):
         idx = tf.cast(tf.reshape(idx, [-1]), tf.int32)
         w = normalize_batch_weights_tf(tf.gather(table, idx))

@@ -209,6 +209,22 @@ def test_shuffle_order_is_a_function_of_seed_and_epoch():
     assert not np.array_equal(orders(4)[0], a[0])
 
 
+def test_attached_dataset_shuffle_is_a_function_of_seed_and_epoch():
+    y = np.zeros(40, "int32")
+    base = keras_mr.indexed_dataset(np.arange(40, dtype="float32")[:, None], y)
+
+    def order(seed, epoch):
+        w = keras_mr.MRSampleWeighter()
+        ds = w.attach(base, batch_size=8, seed=seed)
+        w._key.assign([seed, epoch])
+        return np.concatenate([xb.numpy()[:, 0] for xb, _, _ in ds]).astype(int)
+
+    assert np.array_equal(order(1, 0), order(1, 0))
+    assert sorted(order(1, 0)) == list(range(40))
+    assert not np.array_equal(order(1, 0), order(1, 1))
+    assert not np.array_equal(order(1, 0), order(2, 0))
+
+
 # ------------------------------------------------------------ class_weight
 def test_class_weight_multiplies_the_normalised_weight():
     x, y = _data(n=48)
