@@ -305,3 +305,15 @@ def test_plain_model_with_training_losses_gets_the_wrapper_recipe():
     with pytest.raises(TypeError, match="TrainingLossModel"):
         _model().fit(weighter.attach(x, y, batch_size=16), epochs=1, verbose=0, shuffle=False,
                      callbacks=[weighter])
+
+
+# ------------------------------------------------------------------ progress
+@pytest.mark.parametrize("fit_verbose, shown", [(0, False), (1, True)])
+def test_loss_pass_progress_follows_fit_verbosity(capsys, fit_verbose, shown):
+    x, y = _data()
+    weighter = keras_mr.MRSampleWeighter(eta=0.5)  # verbose="auto"
+    _model().fit(weighter.attach(x, y, batch_size=16), epochs=1, verbose=fit_verbose,
+                 shuffle=False, callbacks=[weighter])
+    out = capsys.readouterr().out
+    assert ("MR loss pass" in out) == shown
+    assert ("MRSampleWeighter update 1: entropy=" in out) == shown
