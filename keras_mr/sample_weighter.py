@@ -474,6 +474,7 @@ class SampleWeighter(keras.callbacks.Callback):
             if not isinstance(self._labels, (dict, list, tuple)):
                 check_label_range(self._labels, out_shape)
         spe = int(getattr(model, "steps_per_execution", 1) or 1)
+        self._steps_per_execution = spe
         if self.update_every is not None and self.update_every < spe:
             raise ValueError(
                 f"`update_every={self.update_every}` is smaller than the model's "
@@ -531,10 +532,19 @@ class SampleWeighter(keras.callbacks.Callback):
         self._sync_table()
         self._lookups_at_epoch_begin = int(self._counter.numpy())
 
+    def on_train_batch_begin(self, batch, logs=None):
+        self._batch_begin = batch
+
     def on_train_batch_end(self, batch, logs=None):
-        # `batch` is the last step of the execution; Keras reports a full
-        # execution even when the epoch's last one is shorter.
-        steps_done = int(batch) + 1
+        # Keras >= 3.9 passes the last step of the execution (the first to
+        # on_train_batch_begin); Keras 3.8 passes the first step to both.
+        # Either reports a full execution even when the epoch's last one is
+        # shorter, hence the clamp.
+        spe = getattr(self, "_steps_per_execution", 1)
+        if spe > 1 and batch == getattr(self, "_batch_begin", None):
+            steps_done = int(batch) + spe
+        else:
+            steps_done = int(batch) + 1
         if self.steps_per_epoch is not None:
             steps_done = min(steps_done, self.steps_per_epoch)
         self._host_steps += max(steps_done - self._epoch_steps, 0)
