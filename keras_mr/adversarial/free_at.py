@@ -1,5 +1,7 @@
 """Free adversarial training (Shafahi et al., 2019) as a Keras model wrapper."""
 
+import inspect
+
 import keras
 from keras import ops
 
@@ -8,6 +10,9 @@ from keras_mr.adversarial.base import AdversarialModel
 from keras_mr.adversarial.base import _tf
 from keras_mr.adversarial.base import per_example_cross_entropy
 from keras_mr.weighted_loss import weighted_mean
+
+_VARIABLE_HAS_SYNCHRONIZATION = "synchronization" in inspect.signature(
+    keras.Variable.__init__).parameters
 
 
 @keras.saving.register_keras_serializable(package="keras_mr")
@@ -117,10 +122,13 @@ class FreeAdversarialModel(AdversarialModel):
                 "`input_shape=(None, ...)` or an inner model built with "
                 "`keras.Input`.")
         shape = (self.batch_size,) + tuple(int(d) for d in input_shape[1:])
+        kwargs = {}
+        if _VARIABLE_HAS_SYNCHRONIZATION:  # Keras >= 3.9; 3.8 has no `synchronization=`
+            kwargs["synchronization"] = "on_read"
         self.perturbation = keras.Variable(
             initializer="zeros", shape=shape, dtype="float32",
             trainable=False, name="free_at_perturbation",
-            synchronization="on_read", aggregation="only_first_replica")
+            aggregation="only_first_replica", **kwargs)
 
     def build(self, input_shape):
         self._make_perturbation(tuple(input_shape))
