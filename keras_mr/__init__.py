@@ -5,8 +5,7 @@ __version__ = "0.1.0"
 from keras_mr.weighted_loss import normalize_batch_weights  # noqa: F401
 from keras_mr.weighted_loss import weighted_mean  # noqa: F401
 
-# Core MR (issue 2)
-# -- core exports go here --
+# Multiplicative Reweighting: callbacks, pipeline, pure math
 from keras_mr.capped_simplex import project_capped_simplex  # noqa: F401
 from keras_mr.capped_simplex import project_capped_simplex_log  # noqa: F401
 from keras_mr.indexed_data import indexed_dataset  # noqa: F401
@@ -21,8 +20,7 @@ from keras_mr import training_losses  # noqa: F401
 from keras_mr import callbacks  # noqa: F401
 from keras_mr.weight_stats import weight_statistics  # noqa: F401
 
-# Noise, datasets, metrics (issue 3)
-# -- issue 3 exports go here --
+# Noise, datasets, metrics
 from keras_mr import datasets  # noqa: F401
 from keras_mr import metrics  # noqa: F401
 from keras_mr import noise  # noqa: F401
@@ -37,8 +35,7 @@ from keras_mr.noise import instance_dependent_noise  # noqa: F401
 from keras_mr.noise import pair_flip_noise  # noqa: F401
 from keras_mr.noise import symmetric_noise  # noqa: F401
 
-# Adversarial training (issue 4)
-# -- issue 4 exports go here --
+# Adversarial training
 from keras_mr.adversarial import FreeAdversarialModel  # noqa: F401,E402
 from keras_mr.adversarial import PGDAdversarialModel  # noqa: F401,E402
 from keras_mr.adversarial import RobustEvaluation  # noqa: F401,E402
@@ -48,8 +45,7 @@ from keras_mr.adversarial import free_epochs  # noqa: F401,E402
 from keras_mr.adversarial import mr_per_example_loss  # noqa: F401,E402
 from keras_mr.adversarial import robust_accuracy  # noqa: F401,E402
 
-# Meta-weighting (issue 5)
-# -- issue 5 exports go here --
+# Meta-weighting
 from keras_mr.meta_data import balanced_meta_indices  # noqa: F401
 from keras_mr.meta_data import meta_dataset  # noqa: F401
 from keras_mr.meta_data import split_meta_set  # noqa: F401
@@ -59,8 +55,7 @@ from keras_mr.meta_weight_net import MetaWeightNetModel  # noqa: F401
 from keras_mr.meta_weight_net import build_weighting_network  # noqa: F401
 from keras_mr.meta_weight_net import mae_probability_loss  # noqa: F401
 
-# Constrained reweighting (issue 6)
-# -- issue 6 exports go here --
+# Constrained reweighting
 from keras_mr import cicw  # noqa: F401,E402
 from keras_mr import cicw_mixup  # noqa: F401,E402
 from keras_mr import ciw  # noqa: F401,E402

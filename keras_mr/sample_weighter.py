@@ -22,8 +22,6 @@ saves the updated state.
 Subclasses implement :meth:`SampleWeighter._new_log_weights`.
 """
 
-import inspect
-import math
 import warnings
 import weakref
 
@@ -32,87 +30,13 @@ import numpy as np
 import keras
 
 from keras_mr.weight_stats import weight_statistics
+from keras_mr.weighter_state import WeighterState
+from keras_mr.weighter_state import attach_state_layer
 
 # model -> {weighter name: weighter} of the weighters in a running fit().
 _ACTIVE = weakref.WeakKeyDictionary()
 
 _RESUME_VALUES = ("auto", True, False)
-
-
-class WeighterState(keras.layers.Layer):
-    """Keras variables holding a weighter's state (saved with the model).
-
-    All variables are float32 or int32, so the state can live on any device
-    (TPUs have no float64).  Host-side arithmetic reads them as float64.
-
-    Args:
-        num_examples: ``N``.
-        seed: initial shuffle seed.
-        records_losses: also create the training-loss sums of
-            ``loss_source="train"`` (:class:`keras_mr.training_losses.LossRecorder`).
-    """
-
-    def __init__(self, num_examples, seed=0, records_losses=False, **kwargs):
-        super().__init__(trainable=False, **kwargs)
-        self.num_examples = int(num_examples)
-        self.records_losses = bool(records_losses)
-        n = (self.num_examples,)
-
-        def var(name, shape=n, dtype="float32", aggregation="none"):
-            return self.add_weight(
-                shape=shape,
-                initializer="zeros",
-                trainable=False,
-                name=name,
-                dtype=dtype,
-                aggregation=aggregation,
-            )
-
-        self.log_weights = var("log_weights")
-        self.cumulative_loss = var("cumulative_loss")
-        self.scaled_history = var("scaled_history")
-        self.last_loss = var("last_loss")
-        self.has_loss = var("has_loss")
-        self.updates = var("updates", shape=(), dtype="int32")
-        self.epochs_done = var("epochs_done", shape=(), dtype="int32")
-        self.steps = var("steps", shape=(), dtype="int32")
-        self.seed = var("seed", shape=(), dtype="int32")
-        if self.records_losses:
-            self.loss_sum = var("loss_sum", aggregation="sum")
-            self.loss_count = var("loss_count", aggregation="sum")
-        self.reset(seed)
-
-    def reset(self, seed):
-        """Uniform weights, no history, counters at zero."""
-        n = self.num_examples
-        self.log_weights.assign(np.full(n, -np.log(n), dtype=np.float32))
-        for v in (self.cumulative_loss, self.scaled_history, self.last_loss, self.has_loss):
-            v.assign(np.zeros(n, np.float32))
-        for v in (self.updates, self.epochs_done, self.steps):
-            v.assign(0)
-        self.seed.assign(int(seed))
-        if self.records_losses:
-            self.loss_sum.assign(np.zeros(n, np.float32))
-            self.loss_count.assign(np.zeros(n, np.float32))
-
-    def has_history(self):
-        return int(self.updates.numpy()) > 0 or int(self.epochs_done.numpy()) > 0
-
-    def call(self, inputs):
-        return inputs
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "num_examples": self.num_examples,
-            "records_losses": self.records_losses,
-        }
-
-
-def _is_generator_like(x):
-    return inspect.isgenerator(x) or isinstance(x, keras.utils.PyDataset) or (
-        hasattr(x, "__next__") and not hasattr(x, "__len__")
-    )
 
 
 class SampleWeighter(keras.callbacks.Callback):
@@ -256,110 +180,38 @@ class SampleWeighter(keras.callbacks.Callback):
         >>> train_ds = weighter.attach(x_train, y_train, batch_size=128)
         >>> model.fit(train_ds, epochs=10, shuffle=False, callbacks=[weighter])  # doctest: +SKIP
         """
-        import tensorflow as tf
+        from keras_mr.weighted_pipeline import build_weighted_pipeline
 
-        from keras_mr import indexed_data
-
-        if _is_generator_like(x):
-            raise TypeError(
-                f"`x` is a {type(x).__name__}; attach() needs to know which example each "
-                "row is. Pass arrays `attach(x, y, batch_size=...)`, or an indexed "
-                f"tf.data.Dataset of (x, y, index). {indexed_data.INDEX_HELP}"
-            )
-        if batch_size is not None and (
-            isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
-            or batch_size < 1
-        ):
-            raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
-        if augment is not None and not callable(augment):
-            raise TypeError(f"`augment` must be callable fn(x) -> x, got {augment!r}.")
-
-        self._labels = None
-        batched_user_pipeline = False
-        if isinstance(x, tf.data.Dataset):
-            if y is not None:
-                raise ValueError(
-                    "`y` must be None when `x` is a tf.data.Dataset of (x, y, index)."
-                )
-            if batch_size is None:
-                batched_user_pipeline = True
-                indexed_data.check_indexed_spec(x.element_spec, batched=True, arg_name="x")
-                source = None
-            else:
-                source = indexed_data.DatasetSource(x, num_examples, cache=cache)
-        else:
-            if batch_size is None:
-                raise ValueError("`batch_size` is required when attaching arrays.")
-            source = indexed_data.ArraySource(x, y)
-            self._labels = y
-
-        if batched_user_pipeline:
-            train = x
-            if eval_data is None and self.needs_losses and self.loss_source == "eval":
-                raise ValueError(
-                    "A batched dataset was attached, so the loss pass needs `eval_data`: the "
-                    "same examples as (x, y, index), unshuffled and un-augmented. Or attach "
-                    "the unbatched indexed dataset with `batch_size=`."
-                )
-            n = None if num_examples is None else int(num_examples)
-            card = int(train.cardinality())
-            steps_per_epoch = card if card >= 0 else None
-        else:
-            n = source.num_examples
-            b = int(batch_size)
-            steps_per_epoch = n // b if drop_remainder else math.ceil(n / b)
-            if steps_per_epoch == 0:
-                raise ValueError(
-                    f"`drop_remainder=True` with batch_size={b} > N={n} leaves no batch."
-                )
-        eval_bs = int(eval_batch_size or max(256, 4 * int(batch_size or 64)))
-
-        if eval_data is not None:
-            eval_batched = indexed_data.is_batched_indexed(eval_data.element_spec)
-            indexed_data.check_indexed_spec(
-                eval_data.element_spec, batched=eval_batched, arg_name="eval_data"
-            )
-            if not eval_batched:
-                if n is None:
-                    n = indexed_data.dataset_size(eval_data, None, "eval_data")
-                eval_data = eval_data.batch(eval_bs)
-        elif isinstance(source, indexed_data.ArraySource):
-            eval_data = source.batches(eval_bs)
-        elif source is not None:
-            eval_data = source.dataset.batch(eval_bs)
-        if n is None:
-            raise ValueError("Cannot tell the number of training examples: pass `num_examples=N`.")
+        pipeline = build_weighted_pipeline(
+            x,
+            y,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            augment=augment,
+            cache=cache,
+            eval_data=eval_data,
+            eval_batch_size=eval_batch_size,
+            num_examples=num_examples,
+            drop_remainder=drop_remainder,
+            class_weight=class_weight,
+            needs_eval_data=self.needs_losses and self.loss_source == "eval",
+            with_index=self.records_losses,
+        )
+        n = pipeline.num_examples
         if self.noise_mask is not None and self.noise_mask.shape != (n,):
             raise ValueError(
                 f"`noise_mask` has shape {self.noise_mask.shape} but {n} examples were attached."
             )
         self._check_num_examples(n)
-        class_table = _class_weight_table(class_weight)
-
         self.num_examples = n
-        self.steps_per_epoch = steps_per_epoch
-        self._eval_dataset = eval_data
-        self._seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed)
-        with tf.init_scope(), tf.device("/CPU:0"):
-            self._table = tf.Variable(tf.ones([n], tf.float32), trainable=False, name="weights")
-            self._counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="lookups")
-            self._key = tf.Variable([self._seed, 0], dtype=tf.int64, trainable=False, name="key")
+        self.steps_per_epoch = pipeline.steps_per_epoch
+        self._eval_dataset = pipeline.eval_dataset
+        self._labels = pipeline.labels
+        self._seed = pipeline.seed
+        self._table, self._counter, self._key = pipeline.table, pipeline.counter, pipeline.key
         self._state = None
-
-        if not batched_user_pipeline:
-            train = source.batches(
-                int(batch_size), key=self._key if shuffle else None, drop_remainder=drop_remainder
-            )
-        if augment is not None:
-            train = train.map(lambda xb, yb, ib: (augment(xb), yb, ib))
-        lookup = indexed_data.make_weight_lookup(
-            self._table,
-            self._counter,
-            with_index=self.records_losses,
-            class_weights=class_table,
-        )
-        # prefetch(1): after an update at most two batches carry old weights.
-        return train.map(lookup).prefetch(1)
+        return pipeline.train
 
     def _check_num_examples(self, num_examples):
         """Hook for subclasses: validate arguments that depend on ``N``."""
@@ -438,7 +290,7 @@ class SampleWeighter(keras.callbacks.Callback):
                     state = self._new_state()
             else:
                 state = self._new_state()
-            _attach_layer(model, attr, state)
+            attach_state_layer(model, attr, state)
         state._keras_mr_owner = weakref.ref(self)
         self._state = state
 
@@ -658,43 +510,3 @@ class SampleWeighter(keras.callbacks.Callback):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-
-def _attach_layer(model, attr, layer):
-    """Sets ``model.<attr> = layer`` so that Keras tracks (and saves) the layer.
-
-    Keras locks the state of a built subclassed model (Functional models stay
-    open); a weighter attaches its state after the model was built when a
-    ``tf.distribute`` strategy builds it before the callbacks run, or when the
-    user called the model first.  The lock is lifted for this one attribute.
-    """
-    tracker = getattr(model, "_tracker", None)
-    locked = bool(getattr(tracker, "locked", False))
-    if locked:
-        tracker.unlock()
-    try:
-        setattr(model, attr, layer)
-    finally:
-        if locked:
-            tracker.lock()
-
-
-def _class_weight_table(class_weight):
-    """float32 ``(C,)`` tensor from ``{class: weight}`` with keys ``0..C-1``."""
-    if class_weight is None:
-        return None
-    import tensorflow as tf
-
-    if not isinstance(class_weight, dict) or not class_weight:
-        raise TypeError(
-            f"`class_weight` must be a dict {{class index: weight}}, got {class_weight!r}."
-        )
-    keys = sorted(int(k) for k in class_weight)
-    if keys != list(range(len(keys))):
-        raise ValueError(
-            f"`class_weight` must have the keys 0..C-1 (one per class), got {keys}."
-        )
-    values = np.array([float(class_weight[k]) for k in keys], dtype=np.float32)
-    if not np.all(np.isfinite(values)) or np.any(values < 0):
-        raise ValueError(f"`class_weight` values must be finite and >= 0, got {values.tolist()}.")
-    return tf.constant(values)
