@@ -85,17 +85,13 @@ class PerExampleLossPass:
     def _run(self, eval_dataset):
         if keras.backend.backend() == "tensorflow":
             return self._run_tf(eval_dataset)
-        idx_parts, loss_parts, lo, hi = [], [], None, None
+        idx_parts, loss_parts, label_range = [], [], None
         for x, y, idx in eval_dataset.as_numpy_iterator():
             losses = self.loss_fn(self.model, x, y, self.training)
             idx_parts.append(np.asarray(idx).reshape(-1))
             loss_parts.append(keras.ops.convert_to_numpy(losses).reshape(-1))
-            label = _sparse_label(y)
-            if label is not None and label.size:
-                lo = label.min() if lo is None else min(lo, label.min())
-                hi = label.max() if hi is None else max(hi, label.max())
+            label_range = _widen_label_range(label_range, y)
             self._tick()
-        label_range = None if lo is None else (int(lo), int(hi))
         return _concat(idx_parts, np.int64), _concat(loss_parts, np.float32), label_range
 
     def replica_fn(self, x, y, idx):
@@ -170,14 +166,22 @@ class PerExampleLossPass:
             self._progbar.add(1)
 
     def _diagnose_labels(self, eval_dataset):
-        lo = hi = None
+        label_range = None
         for _, y, _ in eval_dataset.as_numpy_iterator():
-            label = _sparse_label(y)
-            if label is not None and label.size:
-                lo = label.min() if lo is None else min(lo, label.min())
-                hi = label.max() if hi is None else max(hi, label.max())
-        if lo is not None:
-            self._check_labels(int(lo), int(hi))
+            label_range = _widen_label_range(label_range, y)
+        if label_range is not None:
+            self._check_labels(*label_range)
+
+
+def _widen_label_range(label_range, y):
+    """``(min, max)`` of the integer labels seen so far, widened by batch ``y``."""
+    label = _sparse_label(y)
+    if label is None or not label.size:
+        return label_range
+    lo, hi = int(label.min()), int(label.max())
+    if label_range is None:
+        return lo, hi
+    return min(label_range[0], lo), max(label_range[1], hi)
 
 
 def _progbar(eval_dataset):
