@@ -29,12 +29,19 @@ import numpy as np
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
+import keras
 
-import keras_mr  # noqa: E402
+import keras_mr
 
 ALL_METHODS = [
-    "base", "CIW", "CICW", "CICW-M", "MR", "base+mixup", "MR+mixup", "MR+smoothing",
+    "base",
+    "CIW",
+    "CICW",
+    "CICW-M",
+    "MR",
+    "base+mixup",
+    "MR+mixup",
+    "MR+smoothing",
 ]
 DEFAULT_METHODS = ["base", "CIW", "CICW", "CICW-M", "MR+mixup", "MR+smoothing"]
 
@@ -44,7 +51,7 @@ def _idx(path):
     with gzip.open(path, "rb") as f:
         data = f.read()
     ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
@@ -61,8 +68,10 @@ def load_fashion_mnist(data_dir):
         return (a.astype("float32") / 255.0).reshape(len(a), -1)
 
     return (
-        scale(arrays["x_train"]), arrays["y_train"].astype("int32"),
-        scale(arrays["x_test"]), arrays["y_test"].astype("int32"),
+        scale(arrays["x_train"]),
+        arrays["y_train"].astype("int32"),
+        scale(arrays["x_test"]),
+        arrays["y_test"].astype("int32"),
     )
 
 
@@ -77,10 +86,12 @@ def symmetric_noise(y, rate, num_classes, seed=0):
 def mlp(input_dim, num_classes, width, seed):
     keras.utils.set_random_seed(seed)
     return keras.Sequential(
-        [keras.Input((input_dim,)),
-         keras.layers.Dense(width, activation="relu"),
-         keras.layers.Dense(width, activation="relu"),
-         keras.layers.Dense(num_classes)]
+        [
+            keras.Input((input_dim,)),
+            keras.layers.Dense(width, activation="relu"),
+            keras.layers.Dense(width, activation="relu"),
+            keras.layers.Dense(num_classes),
+        ]
     )
 
 
@@ -88,7 +99,8 @@ def build(method, base, args, steps_per_epoch):
     """Returns (model to fit, loss, wants one-hot labels, uses MR)."""
     burn = args.burn_in_epochs * steps_per_epoch
     ciw_kwargs = dict(
-        instance_divergence=args.divergence, temperature=args.temperature,
+        instance_divergence=args.divergence,
+        temperature=args.temperature,
         burn_in_steps=burn,
     )
     cce = keras.losses.CategoricalCrossentropy(from_logits=True)
@@ -99,26 +111,69 @@ def build(method, base, args, steps_per_epoch):
     if method == "CIW":
         return crm(base, **ciw_kwargs), sparse, False, False
     if method == "CICW":
-        return crm(base, class_divergence=args.class_divergence,
-                   class_temperature=args.class_temperature,
-                   class_budget=args.class_budget, **ciw_kwargs), cce, True, False
+        return (
+            crm(
+                base,
+                class_divergence=args.class_divergence,
+                class_temperature=args.class_temperature,
+                class_budget=args.class_budget,
+                **ciw_kwargs,
+            ),
+            cce,
+            True,
+            False,
+        )
     if method == "CICW-M":
-        return crm(base, class_divergence=args.class_divergence,
-                   class_temperature=args.class_temperature,
-                   class_budget=args.class_budget, mixup="cicw",
-                   mixup_variant=args.mixup_variant, seed=args.seed,
-                   **ciw_kwargs), cce, True, False
+        return (
+            crm(
+                base,
+                class_divergence=args.class_divergence,
+                class_temperature=args.class_temperature,
+                class_budget=args.class_budget,
+                mixup="cicw",
+                mixup_variant=args.mixup_variant,
+                seed=args.seed,
+                **ciw_kwargs,
+            ),
+            cce,
+            True,
+            False,
+        )
     if method == "MR":
         return base, sparse, False, True
     if method == "base+mixup":
-        return crm(base, instance_divergence=None, mixup="uniform",
-                   mixup_alpha=args.mixup_alpha, seed=args.seed), cce, True, False
+        return (
+            crm(
+                base,
+                instance_divergence=None,
+                mixup="uniform",
+                mixup_alpha=args.mixup_alpha,
+                seed=args.seed,
+            ),
+            cce,
+            True,
+            False,
+        )
     if method == "MR+mixup":
-        return crm(base, instance_divergence=None, mixup="uniform",
-                   mixup_alpha=args.mixup_alpha, seed=args.seed), cce, True, True
+        return (
+            crm(
+                base,
+                instance_divergence=None,
+                mixup="uniform",
+                mixup_alpha=args.mixup_alpha,
+                seed=args.seed,
+            ),
+            cce,
+            True,
+            True,
+        )
     if method == "MR+smoothing":
-        return crm(base, instance_divergence=None,
-                   label_smoothing=args.label_smoothing), cce, True, True
+        return (
+            crm(base, instance_divergence=None, label_smoothing=args.label_smoothing),
+            cce,
+            True,
+            True,
+        )
     raise ValueError(f"unknown method {method!r}; choose from {ALL_METHODS}")
 
 
@@ -142,11 +197,13 @@ def run_timing(args):
     y = rng.integers(0, 10, size=n).astype("int32")
     methods = ["plain"] + [m for m in args.methods if m in ("base", "CIW", "CICW", "CICW-M")]
     methods = [m for m in methods if m != "base"]
-    extra = {"CIW-hellinger": dict(instance_divergence="hellinger"),
-             "CIW-chi2": dict(instance_divergence="chi2"),
-             "wrapper-no-weighting": dict(instance_divergence=None)}
+    extra = {
+        "CIW-hellinger": dict(instance_divergence="hellinger"),
+        "CIW-chi2": dict(instance_divergence="chi2"),
+        "wrapper-no-weighting": dict(instance_divergence=None),
+    }
     results = {}
-    for rep in range(args.repeats):
+    for _ in range(args.repeats):
         for name in methods + list(extra):
             base = mlp(args.input_dim, 10, args.width, seed=0)
             sparse = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -162,16 +219,25 @@ def run_timing(args):
             model.compile(keras.optimizers.SGD(0.01), loss)
             yy = np.eye(10, dtype="float32")[y] if onehot else y
             timer = StepTimer()
-            model.fit(x, yy, batch_size=args.batch_size, epochs=2, verbose=0, shuffle=False,
-                      callbacks=[timer])
+            model.fit(
+                x,
+                yy,
+                batch_size=args.batch_size,
+                epochs=2,
+                verbose=0,
+                shuffle=False,
+                callbacks=[timer],
+            )
             # second epoch only (the first includes tracing); the 10th
             # percentile is robust to other processes sharing the CPU
-            results.setdefault(name, []).append(np.percentile(timer.times[args.steps:], 10))
+            results.setdefault(name, []).append(np.percentile(timer.times[args.steps :], 10))
     plain = np.median(results["plain"])
-    print(f"\nStep time, MLP {args.input_dim}-{args.width}-{args.width}-10, batch "
-          f"{args.batch_size}, 10th percentile of {args.steps} steps, median of {args.repeats} "
-          f"interleaved runs "
-          f"(backend {keras.backend.backend()})\n")
+    print(
+        f"\nStep time, MLP {args.input_dim}-{args.width}-{args.width}-10, batch "
+        f"{args.batch_size}, 10th percentile of {args.steps} steps, median of {args.repeats} "
+        f"interleaved runs "
+        f"(backend {keras.backend.backend()})\n"
+    )
     print("| method | step time / plain step |")
     print("| --- | --- |")
     for name in results:
@@ -214,16 +280,26 @@ def run_accuracy(args):
             ds = weighter.attach(
                 x, labels, batch_size=args.batch_size, shuffle=True, seed=args.seed
             )
-            model.fit(ds, epochs=args.epochs, verbose=0, shuffle=False, callbacks=[weighter, evaluator])
+            model.fit(
+                ds, epochs=args.epochs, verbose=0, shuffle=False, callbacks=[weighter, evaluator]
+            )
         else:
-            model.fit(x, labels, batch_size=args.batch_size, epochs=args.epochs, verbose=0,
-                      callbacks=[evaluator])
+            model.fit(
+                x,
+                labels,
+                batch_size=args.batch_size,
+                epochs=args.epochs,
+                verbose=0,
+                callbacks=[evaluator],
+            )
         rows.append((method, evaluator.acc[-1], max(evaluator.acc), time.time() - t0))
         final, best = evaluator.acc[-1], max(evaluator.acc)
         print(f"  {method}: final {final:.4f} best {best:.4f}", flush=True)
-    print(f"\nFashion-MNIST, {args.n_train} training examples, {args.noise:.0%} symmetric "
-          f"noise, MLP {args.width}x2, Adam {args.lr}, {args.epochs} epochs, batch "
-          f"{args.batch_size}, seed {args.seed}; clean test accuracy on {len(xt)} test images\n")
+    print(
+        f"\nFashion-MNIST, {args.n_train} training examples, {args.noise:.0%} symmetric "
+        f"noise, MLP {args.width}x2, Adam {args.lr}, {args.epochs} epochs, batch "
+        f"{args.batch_size}, seed {args.seed}; clean test accuracy on {len(xt)} test images\n"
+    )
     print("| method | final epoch | best epoch | train time (s) |")
     print("| --- | --- | --- | --- |")
     for method, final, best, secs in rows:
@@ -257,7 +333,7 @@ def main():
     p.add_argument("--repeats", type=int, default=2, help="timing: repetitions")
     p.add_argument("--input-dim", type=int, default=784)
     args = p.parse_args()
-    if args.divergence not in keras_mr.ciw.DIVERGENCES:
+    if args.divergence not in keras_mr.constrained.ciw.DIVERGENCES:
         args.divergence = float(args.divergence)
     if args.part in ("timing", "both"):
         run_timing(args)

@@ -43,7 +43,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def load_fashion_mnist(data_dir):
@@ -105,12 +105,14 @@ def build_setup(args, seed, keras, tf, meta_data):
 
     def classifier():
         keras.utils.set_random_seed(seed)
-        return keras.Sequential([
-            keras.Input((dim,)),
-            keras.layers.Dense(args.hidden, activation="relu"),
-            keras.layers.Dense(args.hidden, activation="relu"),
-            keras.layers.Dense(k),
-        ])
+        return keras.Sequential(
+            [
+                keras.Input((dim,)),
+                keras.layers.Dense(args.hidden, activation="relu"),
+                keras.layers.Dense(args.hidden, activation="relu"),
+                keras.layers.Dense(k),
+            ]
+        )
 
     def learning_rate():
         if not fractions:
@@ -130,9 +132,11 @@ def build_setup(args, seed, keras, tf, meta_data):
 
     def train_ds():
         ds = tf.data.Dataset.from_tensor_slices((split.x_train, split.y_train))
-        return ds.shuffle(len(split.y_train), seed=seed).batch(
-            args.batch_size, drop_remainder=True
-        ).prefetch(2)
+        return (
+            ds.shuffle(len(split.y_train), seed=seed)
+            .batch(args.batch_size, drop_remainder=True)
+            .prefetch(2)
+        )
 
     def meta_ds(y_meta):
         return meta_data.meta_dataset(split.x_meta, y_meta, batch_size=args.batch_size, seed=seed)
@@ -146,9 +150,16 @@ def build_setup(args, seed, keras, tf, meta_data):
         + (f", lr / 10 at {fractions} of training" if fractions else "")
     )
     return dict(
-        split=split, x_test=x_test, y_test=y_test, noisy_train=corrupted[split.train_indices],
-        y_meta_clean=y[split.meta_indices], classifier=classifier, compile_model=compile_model,
-        train_ds=train_ds, meta_ds=meta_ds, description=description,
+        split=split,
+        x_test=x_test,
+        y_test=y_test,
+        noisy_train=corrupted[split.train_indices],
+        y_meta_clean=y[split.meta_indices],
+        classifier=classifier,
+        compile_model=compile_model,
+        train_ds=train_ds,
+        meta_ds=meta_ds,
+        description=description,
     )
 
 
@@ -171,17 +182,24 @@ def time_steps(args, setup, keras, meta_data, MetaWeightNet):
             model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
             wall[name].append((time.perf_counter() - start) / steps)
             cpu[name].append((time.process_time() - start_cpu) / steps)
-    print(f"\nStep time (median of {args.timing_repeats} interleaved runs of {steps} steps, same "
-          "process; CPU time = all threads of this process, robust to other load)")
+    print(
+        f"\nStep time (median of {args.timing_repeats} interleaved runs of {steps} steps, same "
+        "process; CPU time = all threads of this process, robust to other load)"
+    )
     print("| step | wall ms/step | CPU ms/step | wall ratio | CPU-time ratio |")
     print("| --- | --- | --- | --- | --- |")
     med = {k: float(np.median(v)) for k, v in wall.items()}
     med_cpu = {k: float(np.median(v)) for k, v in cpu.items()}
-    print(f"| plain fit step | {1e3 * med['plain']:.2f} | {1e3 * med_cpu['plain']:.2f} "
-          "| 1.00 | 1.00 |")
-    print(f"| MetaWeightNet step (virtual + meta + real) | {1e3 * med['meta']:.2f} | "
-          f"{1e3 * med_cpu['meta']:.2f} | {med['meta'] / med['plain']:.2f} | "
-          f"{med_cpu['meta'] / med_cpu['plain']:.2f} |", flush=True)
+    print(
+        f"| plain fit step | {1e3 * med['plain']:.2f} | {1e3 * med_cpu['plain']:.2f} "
+        "| 1.00 | 1.00 |"
+    )
+    print(
+        f"| MetaWeightNet step (virtual + meta + real) | {1e3 * med['meta']:.2f} | "
+        f"{1e3 * med_cpu['meta']:.2f} | {med['meta'] / med['plain']:.2f} | "
+        f"{med_cpu['meta'] / med_cpu['plain']:.2f} |",
+        flush=True,
+    )
 
 
 def run_methods(args, setup, keras, keras_mr, meta_data, MetaWeightNet):
@@ -196,8 +214,11 @@ def run_methods(args, setup, keras, keras_mr, meta_data, MetaWeightNet):
             self.accs, self.aucs, self.aucs_combined = [], [], []
 
         def on_epoch_end(self, epoch, logs=None):
-            self.accs.append(self.model.evaluate(x_test, y_test, batch_size=1000, verbose=0,
-                                                 return_dict=True)["accuracy"])
+            self.accs.append(
+                self.model.evaluate(x_test, y_test, batch_size=1000, verbose=0, return_dict=True)[
+                    "accuracy"
+                ]
+            )
             if not self.track_auc:
                 return
             w = self.model.example_weights(split.x_train, split.y_train, batch_size=1000)
@@ -208,7 +229,9 @@ def run_methods(args, setup, keras, keras_mr, meta_data, MetaWeightNet):
     results = {}
     model = setup["compile_model"](setup["classifier"]())
     tracker = Tracker(track_auc=False)
-    model.fit(setup["train_ds"](), epochs=args.epochs, verbose=0, shuffle=False, callbacks=[tracker])
+    model.fit(
+        setup["train_ds"](), epochs=args.epochs, verbose=0, shuffle=False, callbacks=[tracker]
+    )
     results["plain (CE)"] = tracker
 
     variants = [
@@ -224,8 +247,7 @@ def run_methods(args, setup, keras, keras_mr, meta_data, MetaWeightNet):
         weighter = None
         if with_mr:
             weighter = keras_mr.MRSampleWeighter(eta=args.mr_eta)
-            base = weighter.attach(split.x_train, split.y_train, batch_size=args.batch_size,
-                                   seed=0)
+            base = weighter.attach(split.x_train, split.y_train, batch_size=args.batch_size, seed=0)
             callbacks.append(weighter)
         else:
             base = setup["train_ds"]()
@@ -257,11 +279,17 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--lr", type=float, default=0.05)
-    parser.add_argument("--decay-at", default="0.6,0.8",
-                        help="comma-separated fractions of training where the learning rate is "
-                             "divided by 10 (the papers use step decay); '' for constant")
-    parser.add_argument("--seeds", default="0", help="comma-separated seeds (data subset, noise, "
-                        "meta split, initialisation)")
+    parser.add_argument(
+        "--decay-at",
+        default="0.6,0.8",
+        help="comma-separated fractions of training where the learning rate is "
+        "divided by 10 (the papers use step decay); '' for constant",
+    )
+    parser.add_argument(
+        "--seeds",
+        default="0",
+        help="comma-separated seeds (data subset, noise, meta split, initialisation)",
+    )
     parser.add_argument("--timing-steps", type=int, default=40)
     parser.add_argument("--timing-repeats", type=int, default=5)
     parser.add_argument("--skip-accuracy", action="store_true")
@@ -276,8 +304,8 @@ def main(argv=None):
     import tensorflow as tf
 
     import keras_mr
-    from keras_mr import meta_data
-    from keras_mr.meta_weight_net import MetaWeightNet
+    from keras_mr.meta import meta_data
+    from keras_mr.meta.meta_weight_net import MetaWeightNet
 
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     first = build_setup(args, seeds[0], keras, tf, meta_data)
@@ -293,10 +321,13 @@ def main(argv=None):
         print(f"seed {seed}:", flush=True)
         per_seed.append(run_methods(args, setup, keras, keras_mr, meta_data, MetaWeightNet))
 
-    print(f"\nTest accuracy and noisy-sample detection AUC after {args.epochs} epochs, "
-          f"seeds {seeds} (mean ± std)")
-    print("| method | final acc | best-epoch acc | final AUC | best-epoch AUC | "
-          "final AUC of W x MR |")
+    print(
+        f"\nTest accuracy and noisy-sample detection AUC after {args.epochs} epochs, "
+        f"seeds {seeds} (mean ± std)"
+    )
+    print(
+        "| method | final acc | best-epoch acc | final AUC | best-epoch AUC | final AUC of W x MR |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     for name in per_seed[0]:
         trackers = [r[name] for r in per_seed]

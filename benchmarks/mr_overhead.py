@@ -16,13 +16,12 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-import keras  # noqa: E402
-import keras_mr  # noqa: E402
-from keras_mr.capped_simplex import project_capped_simplex_log  # noqa: E402
-from keras_mr.multiplicative_weights import mw_update  # noqa: E402
-
+import keras_mr
+from keras_mr.mr.capped_simplex import project_capped_simplex_log
+from keras_mr.mr.multiplicative_weights import mw_update
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
@@ -121,8 +120,12 @@ def main():
     parser.add_argument("--model", choices=["cnn", "mlp"], default="cnn")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved repetitions")
     parser.add_argument("--update-n", type=int, default=1_000_000)
-    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
-                        help="wall time, or process CPU time (robust on a shared machine)")
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall time, or process CPU time (robust on a shared machine)",
+    )
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -137,13 +140,18 @@ def main():
     times = {mode: float(np.min(t)) for mode, t in runs.items()}
     update, capped = time_update(args.update_n)
 
-    print(f"\nMR overhead ({args.model}, N={args.n}, batch {args.batch_size}, "
-          f"backend {keras.backend.backend()}, {args.clock} clock, median of epochs 2..{args.epochs}, "
-          f"best of {args.rounds} interleaved rounds)")
+    print(
+        f"\nMR overhead ({args.model}, N={args.n}, batch {args.batch_size}, "
+        f"backend {keras.backend.backend()}, {args.clock} clock, "
+        f"median of epochs 2..{args.epochs}, "
+        f"best of {args.rounds} interleaved rounds)"
+    )
     print(f"| {'mode':<34} | {'epoch time / plain':>18} |")
     print(f"|{'-' * 36}|{'-' * 20}|")
     print(f"| {'plain fit':<34} | {1.0:>18.3f} |")
-    print(f"| {'MR, loss_source=eval (extra pass)':<34} | {times['eval'] / times['plain']:>18.3f} |")
+    print(
+        f"| {'MR, loss_source=eval (extra pass)':<34} | {times['eval'] / times['plain']:>18.3f} |"
+    )
     print(f"| {'MR, loss_source=train':<34} | {times['train'] / times['plain']:>18.3f} |")
     print(
         f"\nOne MW update + capped-simplex projection at N={args.update_n:,} "

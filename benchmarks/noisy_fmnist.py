@@ -2,7 +2,8 @@
 
 Reproduces the recorded result of issue 3 (see docs/noise_and_datasets.md):
 
-    python benchmarks/noisy_fmnist.py --train-size 4000 --test-size 2000 --width 16 --dense 256 --batch-size 32 --epochs 40 --eta 0.1
+    python benchmarks/noisy_fmnist.py --train-size 4000 --test-size 2000 --width 16 \
+        --dense 256 --batch-size 32 --epochs 40 --eta 0.1
 
 Real Fashion-MNIST files are needed (``apt-get install -y dataset-fashion-mnist``
 or the four gz files in ``$KERAS_HOME/datasets/fashion-mnist/``).  Prints the
@@ -17,17 +18,21 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_mr import runner  # noqa: E402
-from keras_mr.datasets import fashion_mnist_available  # noqa: E402
+from keras_mr.benchmarking import runner
+from keras_mr.benchmarking.datasets import fashion_mnist_available
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--noise", default="symmetric")
     p.add_argument("--rate", type=float, default=0.4)
     p.add_argument("--methods", default="base,mr,clean")
     p.add_argument("--seeds", default="0")
-    p.add_argument("--train-size", type=int, default=4000, help="stratified subset of the 60k train set")
+    p.add_argument(
+        "--train-size", type=int, default=4000, help="stratified subset of the 60k train set"
+    )
     p.add_argument("--test-size", type=int, default=2000, help="subset of the 10k test set")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=32)
@@ -36,13 +41,20 @@ def main(argv=None):
     p.add_argument("--width", type=int, default=16, help="CNN width (conv w, 2w; dense 4w)")
     p.add_argument("--dense", type=int, default=256, help="units of the CNN's dense layer")
     p.add_argument("--eta", type=float, default=0.1)
-    p.add_argument("--max-weight", type=float, default=None,
-                   help="MR cap kappa on p_i (default 2 / train-size; 0 = no cap)")
+    p.add_argument(
+        "--max-weight",
+        type=float,
+        default=None,
+        help="MR cap kappa on p_i (default 2 / train-size; 0 = no cap)",
+    )
     p.add_argument("--out", default="benchmark_results/noisy_fmnist")
     p.add_argument("--keras-verbose", type=int, default=0, help="2: one Keras line per epoch")
     args = p.parse_args(argv)
     if not fashion_mnist_available():
-        print("Fashion-MNIST files not found: apt-get install -y dataset-fashion-mnist", file=sys.stderr)
+        print(
+            "Fashion-MNIST files not found: apt-get install -y dataset-fashion-mnist",
+            file=sys.stderr,
+        )
         return 1
     methods = [m for m in args.methods.split(",") if m]
     if args.max_weight is None:
@@ -50,22 +62,40 @@ def main(argv=None):
     elif args.max_weight == 0:
         args.max_weight = None
     res = runner.run_grid(
-        datasets=["fashion_mnist"], noises=[args.noise], rates=[args.rate], methods=methods,
-        seeds=[int(s) for s in args.seeds.split(",")], model="cnn", width=args.width,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer="adam",
-        train_size=args.train_size, test_size=args.test_size, options={"eta": args.eta, "max_weight": args.max_weight},
-        out_dir=args.out, keras_verbose=args.keras_verbose, model_kwargs={"dense": args.dense},
+        datasets=["fashion_mnist"],
+        noises=[args.noise],
+        rates=[args.rate],
+        methods=methods,
+        seeds=[int(s) for s in args.seeds.split(",")],
+        model="cnn",
+        width=args.width,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        optimizer="adam",
+        train_size=args.train_size,
+        test_size=args.test_size,
+        options={"eta": args.eta, "max_weight": args.max_weight},
+        out_dir=args.out,
+        keras_verbose=args.keras_verbose,
+        model_kwargs={"dense": args.dense},
         lr_decay=None if args.lr_decay == "none" else args.lr_decay,
     )
     print()
-    print(f"Fashion-MNIST, train subset {args.train_size}, CNN width {args.width} dense {args.dense}, Adam lr {args.lr} ({args.lr_decay} decay), "
-          f"batch {args.batch_size}, {args.epochs} epochs, MR eta {args.eta}, max_weight {args.max_weight}")
+    print(
+        f"Fashion-MNIST, train subset {args.train_size}, CNN width {args.width} "
+        f"dense {args.dense}, Adam lr {args.lr} ({args.lr_decay} decay), "
+        f"batch {args.batch_size}, {args.epochs} epochs, MR eta {args.eta}, "
+        f"max_weight {args.max_weight}"
+    )
     print(res.table())
     rows = {r["method"]: r for r in res.summary_rows()}
     if {"mr", "clean", "base"} <= set(rows):
         mr, clean, base = (100 * rows[m]["final_mean"] for m in ("mr", "clean", "base"))
-        print(f"\nfinal epoch: MR - clean = {mr - clean:+.2f} points (target >= -1.5), "
-              f"MR - base = {mr - base:+.2f} points (target >= +15)")
+        print(
+            f"\nfinal epoch: MR - clean = {mr - clean:+.2f} points (target >= -1.5), "
+            f"MR - base = {mr - base:+.2f} points (target >= +15)"
+        )
     return 0
 
 

@@ -45,8 +45,13 @@ def names_in_markdown(docs_dir=DOCS):
     """Names ``X`` with a ``::: keras_mr.X`` directive in any page of ``docs_dir``."""
     found = set()
     for page in pathlib.Path(docs_dir).rglob("*.md"):
-        found.update(re.findall(r"^:::\s+keras_mr\.([A-Za-z_][A-Za-z0-9_]*)\s*$",
-                                page.read_text(), flags=re.MULTILINE))
+        found.update(
+            re.findall(
+                r"^:::\s+keras_mr\.([A-Za-z_][A-Za-z0-9_]*)\s*$",
+                page.read_text(),
+                flags=re.MULTILINE,
+            )
+        )
     return found
 
 
@@ -60,8 +65,11 @@ def names_in_site(site_dir):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--site", default=str(ROOT / "site"),
-                        help="built site folder (checked when it holds an API page)")
+    parser.add_argument(
+        "--site",
+        default=str(ROOT / "site"),
+        help="built site folder (checked when it holds an API page)",
+    )
     args = parser.parse_args(argv)
     names = public_names()
     ok = True
@@ -75,9 +83,11 @@ def main(argv=None):
         if missing:
             ok = False
             print(f"{args.site}: the API page does not show {missing}")
-    print(f"{len(names)} public names of keras_mr; "
-          f"{'all listed' if ok else 'some missing'} (Markdown"
-          f"{' + built site' if api_pages else ''}).")
+    print(
+        f"{len(names)} public names of keras_mr; "
+        f"{'all listed' if ok else 'some missing'} (Markdown"
+        f"{' + built site' if api_pages else ''})."
+    )
     return 0 if ok else 1
 
 

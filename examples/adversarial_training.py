@@ -15,10 +15,10 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-import keras_mr  # noqa: E402
+import keras_mr
 
 EPS = 0.25
 
@@ -33,9 +33,9 @@ def data(n, seed):
 
 
 def mlp():
-    return keras.Sequential([keras.Input((13,)),
-                             keras.layers.Dense(16, activation="relu"),
-                             keras.layers.Dense(2)])
+    return keras.Sequential(
+        [keras.Input((13,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(2)]
+    )
 
 
 def main():
@@ -44,25 +44,29 @@ def main():
     xt, yt = data(300, 1)
 
     plain = mlp()
-    plain.compile(optimizer=keras.optimizers.Adam(0.01),
-                  loss=keras.losses.SparseCategoricalCrossentropy(True))
+    plain.compile(
+        optimizer=keras.optimizers.Adam(0.01), loss=keras.losses.SparseCategoricalCrossentropy(True)
+    )
     plain.fit(x, y, batch_size=50, epochs=15, verbose=0)
 
     # inputs are not images here: no [0, 1] range to clip to
-    adv = keras_mr.PGDAdversarialModel(mlp(), eps=EPS, steps=5,
-                                       clip_min=None, clip_max=None,
-                                       mr_loss="adversarial")
+    adv = keras_mr.PGDAdversarialModel(
+        mlp(), eps=EPS, steps=5, clip_min=None, clip_max=None, mr_loss="adversarial"
+    )
     adv.compile(optimizer=keras.optimizers.Adam(0.01))
-    weighter = keras_mr.MRSampleWeighter(
-        eta=0.05, per_example_loss_fn=keras_mr.mr_per_example_loss)
+    weighter = keras_mr.MRSampleWeighter(eta=0.05, per_example_loss_fn=keras_mr.mr_per_example_loss)
     ds = weighter.attach(x, y, batch_size=50, shuffle=True, seed=0)
     adv.fit(ds, epochs=15, verbose=0, shuffle=False, callbacks=[weighter])
 
     kw = dict(eps=(0.1, EPS), clip_min=None, clip_max=None, seed=0)
-    print(keras_mr.format_robust_table({
-        "Base": keras_mr.robust_accuracy(plain, xt, yt, **kw),
-        "Adv. (PGD-5)+MR": keras_mr.robust_accuracy(adv, xt, yt, **kw),
-    }))
+    print(
+        keras_mr.format_robust_table(
+            {
+                "Base": keras_mr.robust_accuracy(plain, xt, yt, **kw),
+                "Adv. (PGD-5)+MR": keras_mr.robust_accuracy(adv, xt, yt, **kw),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -17,12 +17,14 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
 
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
+from meta_weight import auc
+from meta_weight import load_fashion_mnist
+from meta_weight import synthetic
+from meta_weight import uniform_noise
 
-import keras  # noqa: E402
-
-import keras_mr  # noqa: E402
-from meta_weight import auc, load_fashion_mnist, synthetic, uniform_noise  # noqa: E402
+import keras_mr
 
 
 def main():
@@ -45,12 +47,14 @@ def main():
     split = keras_mr.split_meta_set(x, y_noisy, per_class=10, seed=0)
 
     # 2. The classifier, wrapped: meta_loss="mae" is RMNW-Net.
-    classifier = keras.Sequential([
-        keras.Input((x.shape[1],)),
-        keras.layers.Dense(256, activation="relu"),
-        keras.layers.Dense(256, activation="relu"),
-        keras.layers.Dense(10),
-    ])
+    classifier = keras.Sequential(
+        [
+            keras.Input((x.shape[1],)),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
     model = keras_mr.MetaWeightNet(classifier, meta_loss="mae")
     model.compile(
         optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
@@ -70,16 +74,23 @@ def main():
         train = tf.data.Dataset.from_tensor_slices((split.x_train, split.y_train))
         train = train.shuffle(len(split.y_train), seed=0).batch(100)
     meta = keras_mr.meta_dataset(split.x_meta, split.y_meta, batch_size=100)
-    model.fit(keras_mr.with_meta_batches(train, meta), epochs=args.epochs, shuffle=False,
-              callbacks=callbacks, verbose=2)
+    model.fit(
+        keras_mr.with_meta_batches(train, meta),
+        epochs=args.epochs,
+        shuffle=False,
+        callbacks=callbacks,
+        verbose=2,
+    )
 
     # 4. Results: accuracy and detection AUC of the learned weights.
     acc = model.evaluate(x_test, y_test, verbose=0, return_dict=True)["accuracy"]
     weights = model.example_weights(split.x_train, split.y_train)
     clean = ~corrupted[split.train_indices]
     print(f"test accuracy {acc:.4f}; detection AUC {auc(weights, clean):.4f}")
-    print("learned weight at losses 0.1, 1, 2, 4:",
-          np.round(model.weight_function([0.1, 1.0, 2.0, 4.0]), 3))
+    print(
+        "learned weight at losses 0.1, 1, 2, 4:",
+        np.round(model.weight_function([0.1, 1.0, 2.0, 4.0]), 3),
+    )
 
 
 if __name__ == "__main__":

@@ -11,10 +11,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-import keras  # noqa: E402
-import keras_mr  # noqa: E402
+import keras_mr
 
 
 def make_data(n_train=3000, n_test=3000, num_classes=4, dim=8, rate=0.4, seed=0):
@@ -51,8 +51,13 @@ def main(epochs=25):
 
     weighter = keras_mr.MRSampleWeighter(eta=0.5, noise_mask=noisy)
     model = make_model()
-    model.fit(weighter.attach(x, y_noisy, batch_size=32, seed=0), epochs=epochs, shuffle=False,
-              callbacks=[weighter], verbose=0)
+    model.fit(
+        weighter.attach(x, y_noisy, batch_size=32, seed=0),
+        epochs=epochs,
+        shuffle=False,
+        callbacks=[weighter],
+        verbose=0,
+    )
 
     def acc(m):
         return float(np.mean(np.argmax(m.predict(x_test, verbose=0), -1) == y_test))

@@ -21,9 +21,9 @@ import numpy as np
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import keras  # noqa: E402
+import keras
 
-import keras_mr  # noqa: E402
+import keras_mr
 
 
 def make_moons(n, seed=0):
@@ -41,10 +41,12 @@ def flip_labels(y, rate, seed=0):
 def mlp(seed):
     keras.utils.set_random_seed(seed)
     return keras.Sequential(
-        [keras.Input((2,)),
-         keras.layers.Dense(128, activation="relu"),
-         keras.layers.Dense(128, activation="relu"),
-         keras.layers.Dense(2)]
+        [
+            keras.Input((2,)),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(2),
+        ]
     )
 
 
@@ -102,28 +104,38 @@ def main():
     y, flipped = flip_labels(y_clean, args.noise_rate, seed=args.seed)
     xt, yt = make_moons(2000, seed=args.seed + 1)
 
-    grid = np.stack(
-        np.meshgrid(np.linspace(-1.5, 2.5, 200), np.linspace(-1.0, 1.5, 200)), -1
-    ).reshape(-1, 2).astype("float32")
+    grid = (
+        np.stack(np.meshgrid(np.linspace(-1.5, 2.5, 200), np.linspace(-1.0, 1.5, 200)), -1)
+        .reshape(-1, 2)
+        .astype("float32")
+    )
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     colors = np.array(["tab:red", "tab:green"])
-    axes[0].scatter(x[:, 0], x[:, 1], c=colors[y], s=12,
-                    edgecolors=np.where(flipped, "k", "none"))
+    axes[0].scatter(x[:, 0], x[:, 1], c=colors[y], s=12, edgecolors=np.where(flipped, "k", "none"))
     axes[0].set_title(f"noisy data ({args.noise_rate:.0%} flipped, black edge)")
     for ax, ciw in zip(axes[1:], (False, True)):
         model = train(x, y, ciw, args.epochs, args.batch_size, args.seed, args.temperature, args.lr)
         acc = model.evaluate(xt, yt, verbose=0, return_dict=True)["accuracy"]
         w = final_weights(model, x, y, args.batch_size, args.temperature, ciw)
         zz = np.argmax(model.predict(grid, verbose=0), -1).reshape(200, 200)
-        ax.contourf(grid[:, 0].reshape(200, 200), grid[:, 1].reshape(200, 200), zz,
-                    alpha=0.15, levels=1, colors=["tab:red", "tab:green"])
-        ax.scatter(x[:, 0], x[:, 1], c=colors[y], s=12 * w,
-                   edgecolors=np.where(flipped, "k", "none"))
+        ax.contourf(
+            grid[:, 0].reshape(200, 200),
+            grid[:, 1].reshape(200, 200),
+            zz,
+            alpha=0.15,
+            levels=1,
+            colors=["tab:red", "tab:green"],
+        )
+        ax.scatter(
+            x[:, 0], x[:, 1], c=colors[y], s=12 * w, edgecolors=np.where(flipped, "k", "none")
+        )
         name = "CIW (KL)" if ciw else "baseline CE"
         ax.set_title(f"{name}: clean test acc {acc:.3f}")
-        print(f"{name:12s} clean test accuracy {acc:.4f}  "
-              f"mean weight clean {w[~flipped].mean():.3f} flipped {w[flipped].mean():.3f}")
+        print(
+            f"{name:12s} clean test accuracy {acc:.4f}  "
+            f"mean weight clean {w[~flipped].mean():.3f} flipped {w[flipped].mean():.3f}"
+        )
     fig.tight_layout()
     fig.savefig(args.out, dpi=100)
     print("saved", args.out)

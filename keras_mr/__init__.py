@@ -1,64 +1,131 @@
-"""keras-mr: robust training by reweighting examples, for Keras 3."""
+"""keras-mr: robust training by reweighting examples, for Keras 3.
+
+The package is organised by method; this module re-exports the public API:
+
+* :mod:`keras_mr.mr` -- Multiplicative Reweighting (MR) and random weighting:
+  the pure math (MW rule, capped-simplex projection) and the callbacks.
+* :mod:`keras_mr.pipeline` -- indexed data with per-example weights,
+  per-example losses, the loss pass and training-loss recording.
+* :mod:`keras_mr.meta` -- Meta-Weight-Net and its meta data.
+* :mod:`keras_mr.constrained` -- constrained instance/class reweighting (CIW, CICW, mixup).
+* :mod:`keras_mr.adversarial` -- PGD-AT, Free AT, TRADES and robust evaluation.
+* :mod:`keras_mr.benchmarking` -- label noise, datasets, metrics, plots and the runner.
+
+``import keras_mr`` needs Keras, NumPy and SciPy only; TensorFlow is imported when a
+TensorFlow-only feature runs (``tf.data`` pipelines, ``tf.distribute``).
+"""
 
 __version__ = "0.1.0"
 
-from keras_mr.weighted_loss import normalize_batch_weights  # noqa: F401
-from keras_mr.weighted_loss import weighted_mean  # noqa: F401
+from keras_mr import callbacks
+from keras_mr.adversarial import FreeAdversarialModel
+from keras_mr.adversarial import PGDAdversarialModel
+from keras_mr.adversarial import RobustEvaluation
+from keras_mr.adversarial import TRADESModel
+from keras_mr.adversarial import format_robust_table
+from keras_mr.adversarial import free_epochs
+from keras_mr.adversarial import mr_per_example_loss
+from keras_mr.adversarial import robust_accuracy
+from keras_mr.benchmarking import datasets
+from keras_mr.benchmarking import metrics
+from keras_mr.benchmarking import noise
+from keras_mr.benchmarking.metrics import noisy_detection_auc
+from keras_mr.benchmarking.metrics import noisy_detection_average_precision
+from keras_mr.benchmarking.metrics import noisy_weight_mass
+from keras_mr.benchmarking.metrics import noisy_weight_mass_per_class
+from keras_mr.benchmarking.metrics import suspected_label_issues
+from keras_mr.benchmarking.noise import flip2_noise
+from keras_mr.benchmarking.noise import flip_noise
+from keras_mr.benchmarking.noise import instance_dependent_noise
+from keras_mr.benchmarking.noise import pair_flip_noise
+from keras_mr.benchmarking.noise import symmetric_noise
+from keras_mr.constrained import CIWLoss
+from keras_mr.constrained import ConstrainedReweightingModel
+from keras_mr.constrained import cicw
+from keras_mr.constrained import cicw_mixup
+from keras_mr.constrained import ciw
+from keras_mr.constrained import mixup
+from keras_mr.errors import BackendNotSupportedError
+from keras_mr.meta import MetaWeightNet
+from keras_mr.meta import MetaWeightNetModel
+from keras_mr.meta import balanced_meta_indices
+from keras_mr.meta import build_weighting_network
+from keras_mr.meta import mae_probability_loss
+from keras_mr.meta import meta_dataset
+from keras_mr.meta import split_meta_set
+from keras_mr.meta import with_meta_batches
+from keras_mr.mr import MRSampleWeighter
+from keras_mr.mr import RandomSampleWeighter
+from keras_mr.mr import mw_log_weights
+from keras_mr.mr import mw_update
+from keras_mr.mr import project_capped_simplex
+from keras_mr.mr import project_capped_simplex_log
+from keras_mr.mr import rectified_gaussian_weights
+from keras_mr.mr import weight_statistics
+from keras_mr.pipeline import TrainingLossMixin
+from keras_mr.pipeline import TrainingLossModel
+from keras_mr.pipeline import indexed_dataset
+from keras_mr.pipeline import normalize_batch_weights
+from keras_mr.pipeline import training_losses
+from keras_mr.pipeline import weighted_mean
 
-# Multiplicative Reweighting: callbacks, pipeline, pure math
-from keras_mr.capped_simplex import project_capped_simplex  # noqa: F401
-from keras_mr.capped_simplex import project_capped_simplex_log  # noqa: F401
-from keras_mr.indexed_data import indexed_dataset  # noqa: F401
-from keras_mr.mr_sample_weighter import MRSampleWeighter  # noqa: F401
-from keras_mr.multiplicative_weights import mw_log_weights  # noqa: F401
-from keras_mr.multiplicative_weights import mw_update  # noqa: F401
-from keras_mr.random_sample_weighter import RandomSampleWeighter  # noqa: F401
-from keras_mr.random_weighting import rectified_gaussian_weights  # noqa: F401
-from keras_mr.training_losses import TrainingLossMixin  # noqa: F401
-from keras_mr.training_losses import TrainingLossModel  # noqa: F401
-from keras_mr import training_losses  # noqa: F401
-from keras_mr import callbacks  # noqa: F401
-from keras_mr.weight_stats import weight_statistics  # noqa: F401
-
-# Noise, datasets, metrics
-from keras_mr import datasets  # noqa: F401
-from keras_mr import metrics  # noqa: F401
-from keras_mr import noise  # noqa: F401
-from keras_mr.metrics import noisy_detection_auc  # noqa: F401
-from keras_mr.metrics import noisy_detection_average_precision  # noqa: F401
-from keras_mr.metrics import noisy_weight_mass  # noqa: F401
-from keras_mr.metrics import noisy_weight_mass_per_class  # noqa: F401
-from keras_mr.metrics import suspected_label_issues  # noqa: F401
-from keras_mr.noise import flip2_noise  # noqa: F401
-from keras_mr.noise import flip_noise  # noqa: F401
-from keras_mr.noise import instance_dependent_noise  # noqa: F401
-from keras_mr.noise import pair_flip_noise  # noqa: F401
-from keras_mr.noise import symmetric_noise  # noqa: F401
-
-# Adversarial training
-from keras_mr.adversarial import FreeAdversarialModel  # noqa: F401,E402
-from keras_mr.adversarial import PGDAdversarialModel  # noqa: F401,E402
-from keras_mr.adversarial import RobustEvaluation  # noqa: F401,E402
-from keras_mr.adversarial import TRADESModel  # noqa: F401,E402
-from keras_mr.adversarial import format_robust_table  # noqa: F401,E402
-from keras_mr.adversarial import free_epochs  # noqa: F401,E402
-from keras_mr.adversarial import mr_per_example_loss  # noqa: F401,E402
-from keras_mr.adversarial import robust_accuracy  # noqa: F401,E402
-
-# Meta-weighting
-from keras_mr.meta_data import balanced_meta_indices  # noqa: F401
-from keras_mr.meta_data import meta_dataset  # noqa: F401
-from keras_mr.meta_data import split_meta_set  # noqa: F401
-from keras_mr.meta_data import with_meta_batches  # noqa: F401
-from keras_mr.meta_weight_net import MetaWeightNet  # noqa: F401
-from keras_mr.meta_weight_net import MetaWeightNetModel  # noqa: F401
-from keras_mr.meta_weight_net import build_weighting_network  # noqa: F401
-from keras_mr.meta_weight_net import mae_probability_loss  # noqa: F401
-
-# Constrained reweighting
-from keras_mr import cicw  # noqa: F401,E402
-from keras_mr import cicw_mixup  # noqa: F401,E402
-from keras_mr import ciw  # noqa: F401,E402
-from keras_mr import mixup  # noqa: F401,E402
-from keras_mr.constrained_reweighting import CIWLoss  # noqa: F401,E402
-from keras_mr.constrained_reweighting import ConstrainedReweightingModel  # noqa: F401,E402
+__all__ = [
+    # Multiplicative Reweighting and random weighting
+    "MRSampleWeighter",
+    "RandomSampleWeighter",
+    "mw_log_weights",
+    "mw_update",
+    "project_capped_simplex",
+    "project_capped_simplex_log",
+    "rectified_gaussian_weights",
+    "weight_statistics",
+    "callbacks",
+    # Pipeline
+    "indexed_dataset",
+    "normalize_batch_weights",
+    "weighted_mean",
+    "TrainingLossMixin",
+    "TrainingLossModel",
+    "training_losses",
+    # Meta-weighting
+    "MetaWeightNet",
+    "MetaWeightNetModel",
+    "build_weighting_network",
+    "mae_probability_loss",
+    "balanced_meta_indices",
+    "meta_dataset",
+    "split_meta_set",
+    "with_meta_batches",
+    # Constrained reweighting
+    "CIWLoss",
+    "ConstrainedReweightingModel",
+    "ciw",
+    "cicw",
+    "cicw_mixup",
+    "mixup",
+    # Adversarial training
+    "PGDAdversarialModel",
+    "FreeAdversarialModel",
+    "TRADESModel",
+    "RobustEvaluation",
+    "format_robust_table",
+    "free_epochs",
+    "mr_per_example_loss",
+    "robust_accuracy",
+    # Benchmarking: noise, datasets, metrics
+    "datasets",
+    "metrics",
+    "noise",
+    "symmetric_noise",
+    "pair_flip_noise",
+    "flip_noise",
+    "flip2_noise",
+    "instance_dependent_noise",
+    "noisy_detection_auc",
+    "noisy_detection_average_precision",
+    "noisy_weight_mass",
+    "noisy_weight_mass_per_class",
+    "suspected_label_issues",
+    # Errors
+    "BackendNotSupportedError",
+]

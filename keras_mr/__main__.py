@@ -2,7 +2,7 @@
 
 import sys
 
-from keras_mr.runner import main
+from keras_mr.benchmarking.runner import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,10 +6,10 @@ import os
 os.environ["KERAS_BACKEND"] = "jax"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-import keras_mr  # noqa: E402
+import keras_mr
 
 assert keras.backend.backend() == "jax"
 rng = np.random.default_rng(0)

@@ -11,18 +11,17 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-import keras  # noqa: E402
-
-from keras_mr import meta_data  # noqa: E402
-from keras_mr.meta_weight_net import MetaWeightNet  # noqa: E402
-from keras_mr.meta_weight_net import build_weighting_network  # noqa: E402
+from keras_mr.meta import meta_data
+from keras_mr.meta.meta_weight_net import MetaWeightNet
+from keras_mr.meta.meta_weight_net import build_weighting_network
 
 
 def data():

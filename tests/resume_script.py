@@ -17,11 +17,11 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-import keras  # noqa: E402
-import keras_mr  # noqa: E402
+import keras_mr
 
 loss_source, order, backup_dir, out = sys.argv[1:5]
 # "eval+steps": update every 5 steps instead of every epoch (7 steps per epoch).

@@ -8,15 +8,15 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-import keras_mr  # noqa: E402
+import keras_mr
 
 loss_source = sys.argv[1] if len(sys.argv) > 1 else "eval"
 rng = np.random.default_rng(0)
@@ -35,7 +35,7 @@ def plain_keras_runs_steps_per_execution(strategy):
     try:
         m.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(32), epochs=1, verbose=0)
         return True
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 

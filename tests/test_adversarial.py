@@ -1,17 +1,16 @@
 """Adversarial-training models: PGD-AT, Free AT, TRADES (TF backend)."""
 
+import keras
 import numpy as np
 import pytest
+from conftest import make_blobs
+from conftest import requires_tf
 
-import keras
 import keras_mr
 from keras_mr.adversarial import attacks
 from keras_mr.adversarial.base import per_example_cross_entropy
 from keras_mr.adversarial.trades import kl_divergence_from_logits
 from keras_mr.adversarial.trades import trades_per_example_loss
-
-from conftest import make_blobs
-from conftest import requires_tf
 
 pytestmark = [pytest.mark.tf_only, requires_tf]
 

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import requires_tf
 
 pytestmark = [pytest.mark.tf_only, requires_tf]

@@ -2,14 +2,13 @@
 
 import sys
 
+import keras
 import numpy as np
 import pytest
+from conftest import requires_tf
 
-import keras
 import keras_mr
 from keras_mr.adversarial.robust_eval import eps_label
-
-from conftest import requires_tf
 
 pytestmark = [pytest.mark.tf_only, requires_tf]
 cleverhans = pytest.importorskip("cleverhans")

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from keras_mr.capped_simplex import project_capped_simplex
-from keras_mr.capped_simplex import project_capped_simplex_log
+from keras_mr.mr.capped_simplex import project_capped_simplex
+from keras_mr.mr.capped_simplex import project_capped_simplex_log
 
 
 def _kl(q, p):

@@ -182,7 +182,7 @@ def test_alpha_divergence_values():
 
 
 def test_temperature_schedule():
-    sched = lambda t: float(  # noqa: E731
+    sched = lambda t: float(
         ciw.temperature_schedule(t, 2.0, 0.25, 0.5, 100, burn_in_steps=50)
     )
     assert sched(0) == 2.0

@@ -13,10 +13,10 @@ pytestmark = [
     ),
 ]
 
-import keras  # noqa: E402
+import keras
 
-import keras_mr  # noqa: E402
-from keras_mr import ciw  # noqa: E402
+import keras_mr
+from keras_mr import ciw
 
 
 def make_moons(n, seed=0):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from keras_mr import datasets
-from keras_mr.datasets import fashion_mnist as fm_module
+from keras_mr.benchmarking.datasets import fashion_mnist as fm_module
 
 
 def _check_common(d, n_train, n_test, num_classes):

@@ -24,14 +24,14 @@ regression target per output unit).  ``dice``/``tversky`` with their default
 
 import gc
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 import keras_mr
-from keras_mr.per_example_loss import compiled_per_example_loss
-from keras_mr.per_example_loss import resolve_per_example_loss
-from keras_mr.per_example_loss import unreduced_loss
+from keras_mr.pipeline.per_example_loss import compiled_per_example_loss
+from keras_mr.pipeline.per_example_loss import resolve_per_example_loss
+from keras_mr.pipeline.per_example_loss import unreduced_loss
 
 N, C = 32, 3
 L = keras.losses
@@ -206,7 +206,7 @@ def test_per_example_losses_are_the_compiled_loss(head, loss, shape, mr):
     # fraction of fit's fixed cost.
     try:
         model.train_on_batch(x, y)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         pytest.skip(f"plain Keras training rejects it: {type(err).__name__}: {str(err)[:120]}")
 
     expected = model.evaluate(x, y, batch_size=N, verbose=0)
@@ -359,7 +359,7 @@ def test_multi_output_per_example_loss_is_the_compiled_loss(case, labels):
     y = {"a": ya, "b": yb} if labels == "dict" else [ya, yb]
     try:
         model.fit(x, y, batch_size=N, epochs=1, verbose=0)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         pytest.skip(f"plain model.fit rejects it: {type(err).__name__}: {str(err)[:120]}")
     expected = model.evaluate(x, y, batch_size=N, verbose=0, return_dict=True)["loss"]
     per_example = _np(compiled_per_example_loss(model)(y, model(x)))

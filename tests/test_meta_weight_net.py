@@ -4,17 +4,16 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
-
-import keras
 from conftest import make_blobs
 
-from keras_mr import meta_data
-from keras_mr.meta_weight_net import MetaWeightNet
-from keras_mr.meta_weight_net import build_weighting_network
-from keras_mr.meta_weight_net import combine_weights
-from keras_mr.meta_weight_net import mae_probability_loss
+from keras_mr.meta import meta_data
+from keras_mr.meta.meta_weight_net import MetaWeightNet
+from keras_mr.meta.meta_weight_net import build_weighting_network
+from keras_mr.meta.meta_weight_net import combine_weights
+from keras_mr.meta.meta_weight_net import mae_probability_loss
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

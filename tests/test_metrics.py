@@ -99,7 +99,7 @@ def test_bad_inputs():
 
 def test_plots_write_files(tmp_path):
     pytest.importorskip("matplotlib")
-    from keras_mr import plots
+    from keras_mr.benchmarking import plots
 
     rng = np.random.default_rng(0)
     m = rng.random(100) < 0.4

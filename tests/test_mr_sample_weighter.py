@@ -1,11 +1,11 @@
 """End-to-end and glue tests of MRSampleWeighter / RandomSampleWeighter."""
 
+import keras
 import numpy as np
 import pytest
-
-import keras
-import keras_mr
 from conftest import make_blobs
+
+import keras_mr
 
 tf = pytest.importorskip("tensorflow")
 
@@ -120,8 +120,8 @@ def test_weights_used_in_next_epoch_are_the_updated_ones():
 
 
 def test_loss_pass_is_order_invariant():
-    from keras_mr.loss_pass import PerExampleLossPass
-    from keras_mr.per_example_loss import resolve_per_example_loss
+    from keras_mr.pipeline.loss_pass import PerExampleLossPass
+    from keras_mr.pipeline.per_example_loss import resolve_per_example_loss
 
     x, _, y_noisy, _ = _noisy_blobs(n=100)
     model = _model()
@@ -297,8 +297,8 @@ def test_labels_out_of_range():
 
 
 def test_labels_out_of_range_in_a_dataset_are_caught_by_the_loss_pass():
-    from keras_mr.loss_pass import PerExampleLossPass
-    from keras_mr.per_example_loss import resolve_per_example_loss
+    from keras_mr.pipeline.loss_pass import PerExampleLossPass
+    from keras_mr.pipeline.per_example_loss import resolve_per_example_loss
 
     x, _, y_noisy, _ = _noisy_blobs(n=40)
     y_bad = y_noisy.copy()

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from keras_mr.multiplicative_weights import mw_log_weights
-from keras_mr.multiplicative_weights import mw_update
+from keras_mr.mr.multiplicative_weights import mw_log_weights
+from keras_mr.mr.multiplicative_weights import mw_update
 
 
 def test_hand_computed_two_examples():

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from keras_mr.random_weighting import rectified_gaussian_weights
-from keras_mr.weight_stats import weight_statistics
+from keras_mr.mr.random_weighting import rectified_gaussian_weights
+from keras_mr.mr.weight_stats import weight_statistics
 
 
 def test_rectified_gaussian_distribution():

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from keras_mr import runner
-from keras_mr.datasets import load_default
+from keras_mr.benchmarking import runner
+from keras_mr.benchmarking.datasets import load_default
 
 pytestmark = pytest.mark.tf_only
 

@@ -10,10 +10,10 @@ sample weight and summed losses in float64 variables.  Here the train step
 
 import re
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 import keras_mr
 
 tf = pytest.importorskip("tensorflow")

@@ -2,10 +2,10 @@
 
 import glob
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 import keras_mr
 
 tf = pytest.importorskip("tensorflow")

@@ -6,10 +6,10 @@ Each test names the bug it guards against; each failed on the old pipeline
 
 import warnings
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 import keras_mr
 
 tf = pytest.importorskip("tensorflow")

@@ -48,18 +48,14 @@ def canonical_norm(norm):
             return "inf"
         if norm == 2:
             return 2
-    raise ValueError(
-        f"Invalid `norm`={norm!r}: use 'inf' (L-infinity, also np.inf) or 2 "
-        "(L2)."
-    )
+    raise ValueError(f"Invalid `norm`={norm!r}: use 'inf' (L-infinity, also np.inf) or 2 (L2).")
 
 
 def check_eps(eps, name="eps"):
     """Validates a perturbation radius or step size (a non-negative number)."""
     if isinstance(eps, bool) or not isinstance(eps, (int, float)):
         raise TypeError(
-            f"`{name}` must be a non-negative float, got {eps!r} "
-            f"(type {type(eps).__name__})."
+            f"`{name}` must be a non-negative float, got {eps!r} (type {type(eps).__name__})."
         )
     if not math.isfinite(eps) or eps < 0:
         raise ValueError(f"`{name}` must be a finite number >= 0, got {eps}.")
@@ -175,8 +171,7 @@ def steepest_ascent_direction(grad, norm="inf"):
     return grad / ops.maximum(norms, ops.cast(_EPS, norms.dtype))
 
 
-def pgd_step(x_adv, x, grad, eps, step_size, norm="inf", clip_min=0.0,
-             clip_max=1.0):
+def pgd_step(x_adv, x, grad, eps, step_size, norm="inf", clip_min=0.0, clip_max=1.0):
     """One projected-gradient *ascent* step (Madry et al., 2018).
 
     ``x_adv <- Proj(x_adv + step_size * direction(grad))``, where
@@ -232,17 +227,14 @@ def random_start(x, eps, norm="inf", clip_min=0.0, clip_max=1.0, seed=None):
     x = ops.convert_to_tensor(x)
     shape = ops.shape(x)
     if norm == "inf":
-        delta = random.uniform(shape, minval=-eps, maxval=eps, dtype=x.dtype,
-                               seed=seed)
+        delta = random.uniform(shape, minval=-eps, maxval=eps, dtype=x.dtype, seed=seed)
     else:
         direction = random.normal(shape, dtype=x.dtype, seed=seed)
-        direction = direction / ops.maximum(
-            _per_example_l2(direction), ops.cast(_EPS, x.dtype))
+        direction = direction / ops.maximum(_per_example_l2(direction), ops.cast(_EPS, x.dtype))
         dim = 1
         for s in x.shape[1:]:
             dim *= int(s)
-        u = random.uniform((shape[0],) + (1,) * (len(x.shape) - 1),
-                           dtype=x.dtype, seed=seed)
+        u = random.uniform((shape[0],) + (1,) * (len(x.shape) - 1), dtype=x.dtype, seed=seed)
         delta = direction * eps * ops.power(u, 1.0 / dim)
     return project(x + delta, x, eps, norm, clip_min, clip_max)
 

@@ -22,7 +22,7 @@ Design choices (documented here once for all methods):
   ``model.loss`` is :func:`per_example_cross_entropy`, so MR's default loss
   pass computes natural cross-entropy.
 * **Sample weights.**  Per-example *adversarial* training losses are reduced
-  with :func:`keras_mr.weighted_loss.weighted_mean`, i.e. ``mean(w * l)``
+  with :func:`keras_mr.pipeline.weighted_loss.weighted_mean`, i.e. ``mean(w * l)``
   with ``w`` normalised per (global) batch to sum to ``B`` by the
   :mod:`keras_mr` pipelines; this is the MR paper's
   ``sum_i p_i l_i / sum_i p_i``.  A zero weight removes the example from the
@@ -56,26 +56,22 @@ backend-neutral.
 import keras
 from keras import ops
 
+from keras_mr._internal.backend import require_tensorflow
 from keras_mr.adversarial import attacks
-from keras_mr.training_losses import record_training_losses
-from keras_mr.wrapped_model import WrappedModel
-from keras_mr.training_losses import unpack_sample_weight
-from keras_mr.weighted_loss import weighted_mean
+from keras_mr.pipeline.training_losses import record_training_losses
+from keras_mr.pipeline.training_losses import unpack_sample_weight
+from keras_mr.pipeline.weighted_loss import weighted_mean
+from keras_mr.pipeline.wrapped_model import WrappedModel
 
 MR_LOSS_CHOICES = ("natural", "adversarial")
 
 
 def _tf():
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            "keras_mr adversarial training steps need the TensorFlow backend "
-            f"(KERAS_BACKEND=tensorflow); current backend is "
-            f"{keras.backend.backend()!r}. The perturbation math in "
-            "keras_mr.adversarial.attacks works on every backend."
-        )
-    import tensorflow as tf
-
-    return tf
+    return require_tensorflow(
+        "keras-mr's adversarial training steps "
+        "(keras_mr.adversarial.attacks works on every backend)",
+        backend=True,
+    )
 
 
 def per_example_cross_entropy(y, logits):
@@ -92,13 +88,10 @@ def per_example_cross_entropy(y, logits):
     logits = ops.cast(logits, "float32")
     y = ops.convert_to_tensor(y)
     num_classes = logits.shape[-1]
-    if (len(y.shape) == len(logits.shape) and y.shape[-1] == num_classes
-            and num_classes != 1):
-        return ops.categorical_crossentropy(
-            ops.cast(y, "float32"), logits, from_logits=True)
+    if len(y.shape) == len(logits.shape) and y.shape[-1] == num_classes and num_classes != 1:
+        return ops.categorical_crossentropy(ops.cast(y, "float32"), logits, from_logits=True)
     y = ops.reshape(y, (-1,))
-    return ops.sparse_categorical_crossentropy(
-        ops.cast(y, "int32"), logits, from_logits=True)
+    return ops.sparse_categorical_crossentropy(ops.cast(y, "int32"), logits, from_logits=True)
 
 
 def per_example_correct(y, logits):
@@ -106,13 +99,15 @@ def per_example_correct(y, logits):
     logits = ops.convert_to_tensor(logits)
     y = ops.convert_to_tensor(y)
     pred = ops.argmax(logits, axis=-1)
-    if (len(y.shape) == len(logits.shape) and y.shape[-1] == logits.shape[-1]
-            and logits.shape[-1] != 1):
+    if (
+        len(y.shape) == len(logits.shape)
+        and y.shape[-1] == logits.shape[-1]
+        and logits.shape[-1] != 1
+    ):
         label = ops.argmax(y, axis=-1)
     else:
         label = ops.reshape(y, (-1,))
-    return ops.cast(ops.equal(ops.cast(pred, "int32"),
-                              ops.cast(label, "int32")), "float32")
+    return ops.cast(ops.equal(ops.cast(pred, "int32"), ops.cast(label, "int32")), "float32")
 
 
 class AdversarialModel(WrappedModel):
@@ -144,55 +139,57 @@ class AdversarialModel(WrappedModel):
     # Records its per-example training losses for MRSampleWeighter(loss_source="train").
     records_training_losses = True
 
-    def __init__(self, model, eps=8 / 255, norm="inf", clip_min=0.0,
-                 clip_max=1.0, mr_loss="natural", attack_steps=10,
-                 attack_step_size=None, random_start=True, seed=None,
-                 **kwargs):
-        if not isinstance(model, keras.Model) and not isinstance(
-                model, keras.layers.Layer):
+    def __init__(
+        self,
+        model,
+        eps=8 / 255,
+        norm="inf",
+        clip_min=0.0,
+        clip_max=1.0,
+        mr_loss="natural",
+        attack_steps=10,
+        attack_step_size=None,
+        random_start=True,
+        seed=None,
+        **kwargs,
+    ):
+        if not isinstance(model, keras.Model) and not isinstance(model, keras.layers.Layer):
             raise TypeError(
                 "`model` must be a Keras model (or layer) that outputs logits,"
-                f" got {type(model).__name__}.")
+                f" got {type(model).__name__}."
+            )
         super().__init__(model, **kwargs)
         if getattr(model, "built", False):
             self.built = True
         self.eps = attacks.check_eps(eps, "eps")
         self.norm = attacks.canonical_norm(norm)
-        if clip_min is not None and clip_max is not None and \
-                float(clip_min) >= float(clip_max):
+        if clip_min is not None and clip_max is not None and float(clip_min) >= float(clip_max):
             raise ValueError(
                 f"`clip_min` ({clip_min}) must be < `clip_max` ({clip_max}); "
-                "use clip_min=None, clip_max=None for unbounded inputs.")
+                "use clip_min=None, clip_max=None for unbounded inputs."
+            )
         self.clip_min = None if clip_min is None else float(clip_min)
         self.clip_max = None if clip_max is None else float(clip_max)
         if mr_loss not in MR_LOSS_CHOICES:
-            raise ValueError(
-                f"`mr_loss` must be one of {MR_LOSS_CHOICES}, got {mr_loss!r}.")
+            raise ValueError(f"`mr_loss` must be one of {MR_LOSS_CHOICES}, got {mr_loss!r}.")
         self.mr_loss = mr_loss
-        if isinstance(attack_steps, bool) or not isinstance(attack_steps, int) \
-                or attack_steps < 0:
-            raise ValueError(
-                f"`attack_steps` must be an int >= 0, got {attack_steps!r}.")
+        if isinstance(attack_steps, bool) or not isinstance(attack_steps, int) or attack_steps < 0:
+            raise ValueError(f"`attack_steps` must be an int >= 0, got {attack_steps!r}.")
         self.attack_steps = attack_steps
         if attack_step_size is None:
-            self.attack_step_size = (2.5 * self.eps / attack_steps
-                                     if attack_steps else self.eps)
+            self.attack_step_size = 2.5 * self.eps / attack_steps if attack_steps else self.eps
             self._step_size_given = None
         else:
-            self.attack_step_size = attacks.check_eps(
-                attack_step_size, "attack_step_size")
+            self.attack_step_size = attacks.check_eps(attack_step_size, "attack_step_size")
             self._step_size_given = self.attack_step_size
         self.random_start = bool(random_start)
         self.seed = seed
         self._seed_generator = keras.random.SeedGenerator(seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.natural_loss_tracker = keras.metrics.Mean(name="natural_loss")
-        self.natural_accuracy_tracker = keras.metrics.Mean(
-            name="natural_accuracy")
-        self.adversarial_loss_tracker = keras.metrics.Mean(
-            name="adversarial_loss")
-        self.adversarial_accuracy_tracker = keras.metrics.Mean(
-            name="adversarial_accuracy")
+        self.natural_accuracy_tracker = keras.metrics.Mean(name="natural_accuracy")
+        self.adversarial_loss_tracker = keras.metrics.Mean(name="adversarial_loss")
+        self.adversarial_accuracy_tracker = keras.metrics.Mean(name="adversarial_accuracy")
         self._pel_fn = {}
 
     # ------------------------------------------------------------------ Keras
@@ -201,7 +198,8 @@ class AdversarialModel(WrappedModel):
             raise ValueError(
                 f"{type(self).__name__} computes its own cross-entropy on "
                 "logits; call compile() without `loss` (got "
-                f"loss={loss!r}).")
+                f"loss={loss!r})."
+            )
         super().compile(optimizer=optimizer, **kwargs)
         # Informational (train_step computes its own loss): the per-example
         # natural loss, so tools that read `model.loss` (e.g. MR's default
@@ -218,28 +216,35 @@ class AdversarialModel(WrappedModel):
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.natural_loss_tracker,
-                self.natural_accuracy_tracker, self.adversarial_loss_tracker,
-                self.adversarial_accuracy_tracker]
+        return [
+            self.loss_tracker,
+            self.natural_loss_tracker,
+            self.natural_accuracy_tracker,
+            self.adversarial_loss_tracker,
+            self.adversarial_accuracy_tracker,
+        ]
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "model": keras.saving.serialize_keras_object(self.model),
-            "eps": self.eps,
-            "norm": self.norm,
-            "clip_min": self.clip_min,
-            "clip_max": self.clip_max,
-            "mr_loss": self.mr_loss,
-            "seed": self.seed,
-        })
+        config.update(
+            {
+                "model": keras.saving.serialize_keras_object(self.model),
+                "eps": self.eps,
+                "norm": self.norm,
+                "clip_min": self.clip_min,
+                "clip_max": self.clip_max,
+                "mr_loss": self.mr_loss,
+                "seed": self.seed,
+            }
+        )
         return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
         config["model"] = keras.saving.deserialize_keras_object(
-            config["model"], custom_objects=custom_objects)
+            config["model"], custom_objects=custom_objects
+        )
         return cls(**config)
 
     # -------------------------------------------------------------- helpers
@@ -266,28 +271,24 @@ class AdversarialModel(WrappedModel):
         """
         variables = list(self.trainable_variables)
         grads = tape.gradient(scaled_loss, variables + list(extra_sources))
-        self.optimizer.apply_gradients(zip(grads[:len(variables)], variables))
-        return grads[len(variables):]
+        self.optimizer.apply_gradients(zip(grads[: len(variables)], variables))
+        return grads[len(variables) :]
 
     def _update_metrics(self, loss, batch_size, y, nat_logits, adv_logits):
         self.loss_tracker.update_state(loss, sample_weight=batch_size)
         if nat_logits is not None:
-            self.natural_loss_tracker.update_state(
-                per_example_cross_entropy(y, nat_logits))
-            self.natural_accuracy_tracker.update_state(
-                per_example_correct(y, nat_logits))
+            self.natural_loss_tracker.update_state(per_example_cross_entropy(y, nat_logits))
+            self.natural_accuracy_tracker.update_state(per_example_correct(y, nat_logits))
         if adv_logits is not None:
-            self.adversarial_loss_tracker.update_state(
-                per_example_cross_entropy(y, adv_logits))
-            self.adversarial_accuracy_tracker.update_state(
-                per_example_correct(y, adv_logits))
+            self.adversarial_loss_tracker.update_state(per_example_cross_entropy(y, adv_logits))
+            self.adversarial_accuracy_tracker.update_state(per_example_correct(y, adv_logits))
         return {m.name: m.result() for m in self.metrics}
 
     def _split_sample_weight(self, sample_weight):
         """Unpacks ``MRSampleWeighter(loss_source="train")`` weights.
 
         Returns ``(weight, index)``; ``index`` is ``None`` for ordinary
-        weights (see :mod:`keras_mr.training_losses`).
+        weights (see :mod:`keras_mr.pipeline.training_losses`).
         """
         return unpack_sample_weight(sample_weight)
 
@@ -324,9 +325,17 @@ class AdversarialModel(WrappedModel):
             loss = ops.sum(loss_fn(y, self._logits(x, training=False)))
         return tape.gradient(loss, x)
 
-    def generate_adversarial(self, x, y, eps=None, steps=None,
-                             step_size=None, random_start=None,
-                             loss_fn=None, x_init=None):
+    def generate_adversarial(
+        self,
+        x,
+        y,
+        eps=None,
+        steps=None,
+        step_size=None,
+        random_start=None,
+        loss_fn=None,
+        x_init=None,
+    ):
         """PGD (Madry et al.) adversarial inputs for this model.
 
         Maximises ``loss_fn`` (default cross-entropy) with ``steps``
@@ -354,22 +363,21 @@ class AdversarialModel(WrappedModel):
                 step_size = self._step_size_given
             else:
                 step_size = 2.5 * eps / steps if steps else eps
-        random_start = self.random_start if random_start is None \
-            else random_start
+        random_start = self.random_start if random_start is None else random_start
         x = tf.convert_to_tensor(x)
         if x_init is not None:
-            x_adv = attacks.project(x_init, x, eps, self.norm, self.clip_min,
-                                    self.clip_max)
+            x_adv = attacks.project(x_init, x, eps, self.norm, self.clip_min, self.clip_max)
         elif random_start and eps > 0:
-            x_adv = attacks.random_start(x, eps, self.norm, self.clip_min,
-                                         self.clip_max,
-                                         seed=self._seed_generator)
+            x_adv = attacks.random_start(
+                x, eps, self.norm, self.clip_min, self.clip_max, seed=self._seed_generator
+            )
         else:
             x_adv = attacks.clip_to_range(x, self.clip_min, self.clip_max)
         for _ in range(steps):
             grad = self.input_gradient(x_adv, y, loss_fn)
-            x_adv = attacks.pgd_step(x_adv, x, grad, eps, step_size,
-                                     self.norm, self.clip_min, self.clip_max)
+            x_adv = attacks.pgd_step(
+                x_adv, x, grad, eps, step_size, self.norm, self.clip_min, self.clip_max
+            )
         return tf.stop_gradient(x_adv)
 
     # ---------------------------------------------------------- MR's pass
@@ -409,8 +417,9 @@ class AdversarialModel(WrappedModel):
         adversarial = bool(adversarial)
         fn = self._pel_fn.get(adversarial)
         if fn is None:
-            body = (self.adversarial_per_example_loss if adversarial
-                    else self.natural_per_example_loss)
+            body = (
+                self.adversarial_per_example_loss if adversarial else self.natural_per_example_loss
+            )
             fn = tf.function(body, reduce_retracing=True)
             self._pel_fn[adversarial] = fn
         return fn(x, y)
@@ -424,8 +433,7 @@ class AdversarialModel(WrappedModel):
         loss = weighted_mean(ce, sample_weight)
         batch = ops.cast(ops.shape(ce)[0], "float32")
         logs = self._update_metrics(loss, batch, y, logits, None)
-        return {k: logs[k] for k in
-                ("loss", "natural_loss", "natural_accuracy")}
+        return {k: logs[k] for k in ("loss", "natural_loss", "natural_accuracy")}
 
 
 def mr_per_example_loss(model, x, y):
@@ -451,8 +459,7 @@ def free_epochs(epochs, replays):
     Returns:
         int, at least 1.
     """
-    if isinstance(replays, bool) or not isinstance(replays, int) or \
-            replays < 1:
+    if isinstance(replays, bool) or not isinstance(replays, int) or replays < 1:
         raise ValueError(f"`replays` must be an int >= 1, got {replays!r}.")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"`epochs` must be an int >= 1, got {epochs!r}.")

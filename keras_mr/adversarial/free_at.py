@@ -9,15 +9,16 @@ from keras_mr.adversarial import attacks
 from keras_mr.adversarial.base import AdversarialModel
 from keras_mr.adversarial.base import _tf
 from keras_mr.adversarial.base import per_example_cross_entropy
-from keras_mr.weighted_loss import weighted_mean
+from keras_mr.pipeline.weighted_loss import weighted_mean
 
-_VARIABLE_HAS_SYNCHRONIZATION = "synchronization" in inspect.signature(
-    keras.Variable.__init__).parameters
+_VARIABLE_HAS_SYNCHRONIZATION = (
+    "synchronization" in inspect.signature(keras.Variable.__init__).parameters
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_mr")
 class FreeAdversarialModel(AdversarialModel):
-    """"Adversarial training for free!" (Shafahi et al.), with MR weights.
+    """ "Adversarial training for free!" (Shafahi et al.), with MR weights.
 
     Algorithm (the paper's Algorithm 1, L-inf, ``step_size = eps``): a
     perturbation ``delta`` (initialised to 0) persists across mini-batches.
@@ -80,26 +81,46 @@ class FreeAdversarialModel(AdversarialModel):
     ```
     """
 
-    def __init__(self, model, batch_size, eps=8 / 255, replays=4,
-                 step_size=None, norm="inf", clip_min=0.0, clip_max=1.0,
-                 mr_loss="natural", eval_steps=10, seed=None,
-                 input_shape=None, **kwargs):
-        super().__init__(model, eps=eps, norm=norm, clip_min=clip_min,
-                         clip_max=clip_max, mr_loss=mr_loss,
-                         attack_steps=eval_steps, random_start=True,
-                         seed=seed, **kwargs)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) \
-                or batch_size < 1:
+    def __init__(
+        self,
+        model,
+        batch_size,
+        eps=8 / 255,
+        replays=4,
+        step_size=None,
+        norm="inf",
+        clip_min=0.0,
+        clip_max=1.0,
+        mr_loss="natural",
+        eval_steps=10,
+        seed=None,
+        input_shape=None,
+        **kwargs,
+    ):
+        super().__init__(
+            model,
+            eps=eps,
+            norm=norm,
+            clip_min=clip_min,
+            clip_max=clip_max,
+            mr_loss=mr_loss,
+            attack_steps=eval_steps,
+            random_start=True,
+            seed=seed,
+            **kwargs,
+        )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(
                 "`batch_size` must be the int training batch size (it sizes "
-                f"the persistent perturbation), got {batch_size!r}.")
-        if isinstance(replays, bool) or not isinstance(replays, int) or \
-                replays < 1:
+                f"the persistent perturbation), got {batch_size!r}."
+            )
+        if isinstance(replays, bool) or not isinstance(replays, int) or replays < 1:
             raise ValueError(f"`replays` must be an int >= 1, got {replays!r}.")
         self.batch_size = batch_size
         self.replays = replays
-        self.free_step_size = self.eps if step_size is None else \
-            attacks.check_eps(step_size, "step_size")
+        self.free_step_size = (
+            self.eps if step_size is None else attacks.check_eps(step_size, "step_size")
+        )
         self._free_step_given = step_size
         self.perturbation = None
         if input_shape is None:
@@ -107,28 +128,32 @@ class FreeAdversarialModel(AdversarialModel):
                 input_shape = tuple(model.input_shape)
             except (AttributeError, ValueError):
                 input_shape = None
-        if input_shape is not None and all(
-                d is not None for d in input_shape[1:]):
+        if input_shape is not None and all(d is not None for d in input_shape[1:]):
             self._make_perturbation(input_shape)
 
     def _make_perturbation(self, input_shape):
         if self.perturbation is not None:
             return
-        if not isinstance(input_shape, (tuple, list)) or any(
-                d is None for d in input_shape[1:]):
+        if not isinstance(input_shape, (tuple, list)) or any(d is None for d in input_shape[1:]):
             raise ValueError(
                 "FreeAdversarialModel needs the full input shape to size its "
                 f"persistent perturbation, got {input_shape!r}: pass "
                 "`input_shape=(None, ...)` or an inner model built with "
-                "`keras.Input`.")
+                "`keras.Input`."
+            )
         shape = (self.batch_size,) + tuple(int(d) for d in input_shape[1:])
         kwargs = {}
         if _VARIABLE_HAS_SYNCHRONIZATION:  # Keras >= 3.9; 3.8 has no `synchronization=`
             kwargs["synchronization"] = "on_read"
         self.perturbation = keras.Variable(
-            initializer="zeros", shape=shape, dtype="float32",
-            trainable=False, name="free_at_perturbation",
-            aggregation="only_first_replica", **kwargs)
+            initializer="zeros",
+            shape=shape,
+            dtype="float32",
+            trainable=False,
+            name="free_at_perturbation",
+            aggregation="only_first_replica",
+            **kwargs,
+        )
 
     def build(self, input_shape):
         self._make_perturbation(tuple(input_shape))
@@ -164,14 +189,14 @@ class FreeAdversarialModel(AdversarialModel):
                 "FreeAdversarialModel's perturbation is not created yet: "
                 "build the inner model with `keras.Input`, pass "
                 "`input_shape=(None, ...)`, or call `model.build(shape)` "
-                "before `fit`.")
+                "before `fit`."
+            )
         b = tf.shape(x)[0]
         full = tf.convert_to_tensor(self.perturbation.value)
         delta = full[:b]
         nat_logits = tf.stop_gradient(self._logits(x, training=False))
         for _ in range(self.replays):
-            x_adv = attacks.clip_to_range(x + delta, self.clip_min,
-                                          self.clip_max)
+            x_adv = attacks.clip_to_range(x + delta, self.clip_min, self.clip_max)
             with tf.GradientTape() as tape:
                 tape.watch(x_adv)
                 adv_logits = self._logits(x_adv, training=True)
@@ -181,19 +206,21 @@ class FreeAdversarialModel(AdversarialModel):
             (grad_x,) = self._apply(tape, scaled, extra_sources=[x_adv])
             step = attacks.steepest_ascent_direction(grad_x, self.norm)
             delta = attacks.project_ball(
-                delta + self.free_step_size * tf.cast(step, delta.dtype),
-                self.eps, self.norm)
+                delta + self.free_step_size * tf.cast(step, delta.dtype), self.eps, self.norm
+            )
         self.perturbation.assign(tf.concat([delta, full[b:]], axis=0))
         return self._finish_step(index, per_example, loss, y, nat_logits, adv_logits)
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "batch_size": self.batch_size,
-            "replays": self.replays,
-            "step_size": self._free_step_given,
-            "eval_steps": self.attack_steps,
-        })
+        config.update(
+            {
+                "batch_size": self.batch_size,
+                "replays": self.replays,
+                "step_size": self._free_step_given,
+                "eval_steps": self.attack_steps,
+            }
+        )
         return config
 
 

@@ -5,7 +5,7 @@ import keras
 from keras_mr.adversarial.base import AdversarialModel
 from keras_mr.adversarial.base import _tf
 from keras_mr.adversarial.base import per_example_cross_entropy
-from keras_mr.weighted_loss import weighted_mean
+from keras_mr.pipeline.weighted_loss import weighted_mean
 
 
 @keras.saving.register_keras_serializable(package="keras_mr")
@@ -60,13 +60,33 @@ class PGDAdversarialModel(AdversarialModel):
     ```
     """
 
-    def __init__(self, model, eps=8 / 255, steps=7, step_size=None,
-                 norm="inf", random_start=True, clip_min=0.0, clip_max=1.0,
-                 mr_loss="natural", seed=None, **kwargs):
-        super().__init__(model, eps=eps, norm=norm, clip_min=clip_min,
-                         clip_max=clip_max, mr_loss=mr_loss,
-                         attack_steps=steps, attack_step_size=step_size,
-                         random_start=random_start, seed=seed, **kwargs)
+    def __init__(
+        self,
+        model,
+        eps=8 / 255,
+        steps=7,
+        step_size=None,
+        norm="inf",
+        random_start=True,
+        clip_min=0.0,
+        clip_max=1.0,
+        mr_loss="natural",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(
+            model,
+            eps=eps,
+            norm=norm,
+            clip_min=clip_min,
+            clip_max=clip_max,
+            mr_loss=mr_loss,
+            attack_steps=steps,
+            attack_step_size=step_size,
+            random_start=random_start,
+            seed=seed,
+            **kwargs,
+        )
 
     @property
     def steps(self):
@@ -92,9 +112,11 @@ class PGDAdversarialModel(AdversarialModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "steps": self.attack_steps,
-            "step_size": self._step_size_given,
-            "random_start": self.random_start,
-        })
+        config.update(
+            {
+                "steps": self.attack_steps,
+                "step_size": self._step_size_given,
+                "random_start": self.random_start,
+            }
+        )
         return config

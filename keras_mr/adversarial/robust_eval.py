@@ -21,6 +21,8 @@ import math
 import keras
 import numpy as np
 
+from keras_mr._internal.backend import require_tensorflow
+
 DEFAULT_EPS = (0.01, 0.02, 8 / 255)
 _INSTALL_MSG = (
     "Robust evaluation needs cleverhans 4.0.0: "
@@ -30,12 +32,8 @@ _INSTALL_MSG = (
 
 def _cleverhans():
     try:
-        from cleverhans.tf2.attacks.fast_gradient_method import (
-            fast_gradient_method,
-        )
-        from cleverhans.tf2.attacks.projected_gradient_descent import (
-            projected_gradient_descent,
-        )
+        from cleverhans.tf2.attacks.fast_gradient_method import fast_gradient_method
+        from cleverhans.tf2.attacks.projected_gradient_descent import projected_gradient_descent
     except ImportError as err:  # pragma: no cover - depends on the env
         raise ImportError(_INSTALL_MSG) from err
     return fast_gradient_method, projected_gradient_descent
@@ -44,8 +42,7 @@ def _cleverhans():
 def eps_label(eps):
     """Column label of an eps: ``8/255`` for multiples of 1/255, else ``%g``."""
     k = eps * 255
-    if abs(k - round(k)) < 1e-6 and round(k) not in (0,) and \
-            abs(eps - round(eps, 2)) > 1e-9:
+    if abs(k - round(k)) < 1e-6 and round(k) not in (0,) and abs(eps - round(eps, 2)) > 1e-9:
         return f"{int(round(k))}/255"
     return f"{eps:g}"
 
@@ -56,16 +53,15 @@ def cleverhans_loss_fn(labels, logits):
     Accepts sparse ``(B,)``/``(B, 1)`` or one-hot ``(B, C)`` labels; logits
     are cast to float32 (mixed-precision models).
     """
-    import tensorflow as tf
+    tf = require_tensorflow("robust_accuracy")
 
     logits = tf.cast(logits, tf.float32)
-    if labels.shape.rank == 2 and labels.shape[-1] == logits.shape[-1] and \
-            logits.shape[-1] != 1:
+    if labels.shape.rank == 2 and labels.shape[-1] == logits.shape[-1] and logits.shape[-1] != 1:
         return tf.nn.softmax_cross_entropy_with_logits(
-            labels=tf.cast(labels, tf.float32), logits=logits)
+            labels=tf.cast(labels, tf.float32), logits=logits
+        )
     labels = tf.reshape(tf.cast(labels, tf.int64), (-1,))
-    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels,
-                                                          logits=logits)
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
 
 
 def _check_eps_list(eps):
@@ -73,18 +69,28 @@ def _check_eps_list(eps):
         eps = (eps,)
     eps = tuple(eps)
     for e in eps:
-        if isinstance(e, bool) or not isinstance(e, (int, float)) or \
-                not math.isfinite(e) or e <= 0:
+        if isinstance(e, bool) or not isinstance(e, (int, float)) or not math.isfinite(e) or e <= 0:
             raise ValueError(
-                f"`eps` must be positive floats (e.g. (0.01, 0.02, 8/255)), "
-                f"got {e!r}.")
+                f"`eps` must be positive floats (e.g. (0.01, 0.02, 8/255)), got {e!r}."
+            )
     return eps
 
 
-def robust_accuracy(model, x, y, eps=DEFAULT_EPS, attacks=("pgd", "fgsm"),
-                    batch_size=256, pgd_steps=10, pgd_step_size=None,
-                    pgd_random_start=True, clip_min=0.0, clip_max=1.0,
-                    max_examples=None, seed=None):
+def robust_accuracy(
+    model,
+    x,
+    y,
+    eps=DEFAULT_EPS,
+    attacks=("pgd", "fgsm"),
+    batch_size=256,
+    pgd_steps=10,
+    pgd_step_size=None,
+    pgd_random_start=True,
+    clip_min=0.0,
+    clip_max=1.0,
+    max_examples=None,
+    seed=None,
+):
     """Accuracy on natural inputs and under cleverhans FGSM / PGD (L-inf).
 
     Args:
@@ -119,25 +125,22 @@ def robust_accuracy(model, x, y, eps=DEFAULT_EPS, attacks=("pgd", "fgsm"),
     print(format_robust_table({"Adv.+MR": res}))
     ```
     """
-    import tensorflow as tf
+    tf = require_tensorflow("robust_accuracy")
 
     fgm, pgd = _cleverhans()
     eps = _check_eps_list(eps)
     attacks = tuple(a.lower() for a in attacks)
     for a in attacks:
         if a not in ("pgd", "fgsm"):
-            raise ValueError(
-                f"`attacks` entries must be 'pgd' or 'fgsm', got {a!r}.")
+            raise ValueError(f"`attacks` entries must be 'pgd' or 'fgsm', got {a!r}.")
     if (clip_min is None) != (clip_max is None):
-        raise ValueError(
-            "cleverhans needs both `clip_min` and `clip_max`, or neither.")
+        raise ValueError("cleverhans needs both `clip_min` and `clip_max`, or neither.")
     if not isinstance(pgd_steps, int) or pgd_steps < 1:
         raise ValueError(f"`pgd_steps` must be an int >= 1, got {pgd_steps}.")
     x = np.asarray(x, dtype="float32")
     y = np.asarray(y)
     if len(x) != len(y):
-        raise ValueError(
-            f"`x` and `y` have different lengths ({len(x)} vs {len(y)}).")
+        raise ValueError(f"`x` and `y` have different lengths ({len(x)} vs {len(y)}).")
     if max_examples is not None:
         x, y = x[:max_examples], y[:max_examples]
     if len(x) == 0:
@@ -153,8 +156,7 @@ def robust_accuracy(model, x, y, eps=DEFAULT_EPS, attacks=("pgd", "fgsm"),
     def correct(xb, yb):
         logits = model_fn(xb)
         pred = tf.argmax(logits, axis=-1)
-        if yb.shape.rank == 2 and yb.shape[-1] == logits.shape[-1] and \
-                logits.shape[-1] != 1:
+        if yb.shape.rank == 2 and yb.shape[-1] == logits.shape[-1] and logits.shape[-1] != 1:
             label = tf.argmax(yb, axis=-1)
         else:
             label = tf.reshape(tf.cast(yb, tf.int64), (-1,))
@@ -162,20 +164,39 @@ def robust_accuracy(model, x, y, eps=DEFAULT_EPS, attacks=("pgd", "fgsm"),
 
     def make_attack(kind, e):
         if kind == "fgsm":
+
             def run(xb, yb):
-                return fgm(model_fn, xb, e, np.inf,
-                           loss_fn=cleverhans_loss_fn, clip_min=clip_min,
-                           clip_max=clip_max, y=yb, sanity_checks=False)
+                return fgm(
+                    model_fn,
+                    xb,
+                    e,
+                    np.inf,
+                    loss_fn=cleverhans_loss_fn,
+                    clip_min=clip_min,
+                    clip_max=clip_max,
+                    y=yb,
+                    sanity_checks=False,
+                )
         else:
-            step = pgd_step_size if pgd_step_size is not None else \
-                2.5 * e / pgd_steps
+            step = pgd_step_size if pgd_step_size is not None else 2.5 * e / pgd_steps
             step = min(step, e)  # cleverhans asserts eps_iter <= eps
 
             def run(xb, yb):
-                return pgd(model_fn, xb, e, step, pgd_steps, np.inf,
-                           loss_fn=cleverhans_loss_fn, clip_min=clip_min,
-                           clip_max=clip_max, y=yb,
-                           rand_init=pgd_random_start, sanity_checks=False)
+                return pgd(
+                    model_fn,
+                    xb,
+                    e,
+                    step,
+                    pgd_steps,
+                    np.inf,
+                    loss_fn=cleverhans_loss_fn,
+                    clip_min=clip_min,
+                    clip_max=clip_max,
+                    y=yb,
+                    rand_init=pgd_random_start,
+                    sanity_checks=False,
+                )
+
         return tf.function(run, reduce_retracing=True)
 
     columns = [("natural", None, None)]
@@ -192,20 +213,20 @@ def robust_accuracy(model, x, y, eps=DEFAULT_EPS, attacks=("pgd", "fgsm"),
     try:
         for name, kind, e in columns:
             results[name] = _column_accuracy(
-                x, y, n, batch_size, correct,
-                None if kind is None else make_attack(kind, e))
+                x, y, n, batch_size, correct, None if kind is None else make_attack(kind, e)
+            )
     finally:
         tf_logger.setLevel(level)
     return results
 
 
 def _column_accuracy(x, y, n, batch_size, correct, attack):
-    import tensorflow as tf
+    tf = require_tensorflow("robust_accuracy")
 
     total = 0.0
     for start in range(0, n, batch_size):
-        xb = tf.constant(x[start:start + batch_size])
-        yb = tf.constant(y[start:start + batch_size])
+        xb = tf.constant(x[start : start + batch_size])
+        yb = tf.constant(y[start : start + batch_size])
         if attack is not None:
             xb = attack(xb, yb)
         total += float(correct(xb, yb))
@@ -241,9 +262,11 @@ def format_robust_table(rows, percent=True, digits=2):
             kind, e = key.split("@", 1)
             head.append(kind.upper())
             eps_row.append(e)
-    lines = ["| " + " | ".join(head) + " |",
-             "|" + "---|" * len(head),
-             "| " + " | ".join(eps_row) + " |"]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+        "| " + " | ".join(eps_row) + " |",
+    ]
     for name, res in rows.items():
         cells = [name]
         for key in columns:
@@ -251,8 +274,7 @@ def format_robust_table(rows, percent=True, digits=2):
             if v is None:
                 cells.append("")
             else:
-                cells.append(f"{100 * v:.{digits}f}" if percent
-                             else f"{v:.{digits + 2}f}")
+                cells.append(f"{100 * v:.{digits}f}" if percent else f"{v:.{digits + 2}f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

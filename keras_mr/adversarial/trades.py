@@ -7,7 +7,7 @@ from keras_mr.adversarial import attacks
 from keras_mr.adversarial.base import AdversarialModel
 from keras_mr.adversarial.base import _tf
 from keras_mr.adversarial.base import per_example_cross_entropy
-from keras_mr.weighted_loss import weighted_mean
+from keras_mr.pipeline.weighted_loss import weighted_mean
 
 
 def kl_divergence_from_logits(logits_p, logits_q):
@@ -37,7 +37,7 @@ def trades_per_example_loss(y, logits_natural, logits_adversarial, beta=6.0):
     ``1/lambda``) times the KL divergence between the softmax outputs on
     natural and adversarial inputs (KL summed over classes per example; the
     batch reduction is left to the caller, e.g.
-    :func:`keras_mr.weighted_loss.weighted_mean`).
+    :func:`keras_mr.pipeline.weighted_loss.weighted_mean`).
 
     Args:
         y: sparse or one-hot labels.
@@ -55,8 +55,9 @@ def trades_per_example_loss(y, logits_natural, logits_adversarial, beta=6.0):
     # CE = log(1 + e^-2) = 0.1269; KL = 0.8808 log(0.8808/0.5)
     #      + 0.1192 log(0.1192/0.5) = 0.3278; total 0.4547
     """
-    return per_example_cross_entropy(y, logits_natural) + beta * \
-        kl_divergence_from_logits(logits_natural, logits_adversarial)
+    return per_example_cross_entropy(y, logits_natural) + beta * kl_divergence_from_logits(
+        logits_natural, logits_adversarial
+    )
 
 
 @keras.saving.register_keras_serializable(package="keras_mr")
@@ -108,15 +109,35 @@ class TRADESModel(AdversarialModel):
     ```
     """
 
-    def __init__(self, model, eps=8 / 255, steps=10, step_size=0.007,
-                 beta=6.0, norm="inf", init_std=0.001, clip_min=0.0,
-                 clip_max=1.0, mr_loss="natural", seed=None, **kwargs):
-        super().__init__(model, eps=eps, norm=norm, clip_min=clip_min,
-                         clip_max=clip_max, mr_loss=mr_loss,
-                         attack_steps=steps, attack_step_size=step_size,
-                         random_start=False, seed=seed, **kwargs)
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or \
-                beta < 0:
+    def __init__(
+        self,
+        model,
+        eps=8 / 255,
+        steps=10,
+        step_size=0.007,
+        beta=6.0,
+        norm="inf",
+        init_std=0.001,
+        clip_min=0.0,
+        clip_max=1.0,
+        mr_loss="natural",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(
+            model,
+            eps=eps,
+            norm=norm,
+            clip_min=clip_min,
+            clip_max=clip_max,
+            mr_loss=mr_loss,
+            attack_steps=steps,
+            attack_step_size=step_size,
+            random_start=False,
+            seed=seed,
+            **kwargs,
+        )
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
             raise ValueError(f"`beta` must be a float >= 0, got {beta!r}.")
         self.beta = float(beta)
         self.init_std = attacks.check_eps(init_std, "init_std")
@@ -126,27 +147,27 @@ class TRADESModel(AdversarialModel):
         if self.init_std == 0:
             return x
         return x + self.init_std * keras.random.normal(
-            ops.shape(x), dtype=x.dtype, seed=self._seed_generator)
+            ops.shape(x), dtype=x.dtype, seed=self._seed_generator
+        )
 
     def trades_adversarial(self, x, natural_logits):
         """Inner maximisation: ``x'`` maximising ``KL(f(x) || f(x'))``."""
         tf = _tf()
         x = tf.cast(x, "float32")
         ref = tf.stop_gradient(natural_logits)
-        x_adv = attacks.project(self.initial_point(x), x, self.eps,
-                                self.norm, self.clip_min, self.clip_max)
+        x_adv = attacks.project(
+            self.initial_point(x), x, self.eps, self.norm, self.clip_min, self.clip_max
+        )
 
         def kl_loss(_, logits):
             return kl_divergence_from_logits(ref, logits)
 
-        return self.generate_adversarial(x, None, x_init=x_adv,
-                                         loss_fn=kl_loss)
+        return self.generate_adversarial(x, None, x_init=x_adv, loss_fn=kl_loss)
 
     def adversarial_per_example_loss(self, x, y):
         nat = self._logits(x, training=False)
         x_adv = self.trades_adversarial(x, nat)
-        return trades_per_example_loss(y, nat, self._logits(x_adv, False),
-                                       self.beta)
+        return trades_per_example_loss(y, nat, self._logits(x_adv, False), self.beta)
 
     def train_step(self, data):
         tf = _tf()
@@ -157,8 +178,7 @@ class TRADESModel(AdversarialModel):
         with tf.GradientTape() as tape:
             nat_logits = self._logits(x, training=True)
             adv_logits = self._logits(x_adv, training=True)
-            per_example = trades_per_example_loss(y, nat_logits, adv_logits,
-                                                  self.beta)
+            per_example = trades_per_example_loss(y, nat_logits, adv_logits, self.beta)
             loss = weighted_mean(per_example, sample_weight)
             scaled = self._scale_for_gradient(loss)
         self._apply(tape, scaled)
@@ -166,10 +186,12 @@ class TRADESModel(AdversarialModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "steps": self.attack_steps,
-            "step_size": self.attack_step_size,
-            "beta": self.beta,
-            "init_std": self.init_std,
-        })
+        config.update(
+            {
+                "steps": self.attack_steps,
+                "step_size": self.attack_step_size,
+                "beta": self.beta,
+                "init_std": self.init_std,
+            }
+        )
         return config

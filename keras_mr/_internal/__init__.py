@@ -1,0 +1,1 @@
+"""Private helpers shared by the subpackages of keras-mr (not public API)."""

@@ -1,0 +1,263 @@
+"""Metrics on example weights: noisy-label detection and weight mass.
+
+Convention: a *lower* weight means *more suspicious* (more likely to carry a
+wrong label), as with MR, random weighting and meta-weighting.  Detection
+scores are therefore ``-weights``.  Everything is pure NumPy.
+"""
+
+import csv
+import io
+
+import numpy as np
+
+
+def _check_pair(weights, noisy_mask):
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    m = np.asarray(noisy_mask).reshape(-1)
+    if m.dtype != bool:
+        if not np.isin(m, (0, 1)).all():
+            raise ValueError("`noisy_mask` must be boolean (or 0/1).")
+        m = m.astype(bool)
+    if w.shape != m.shape:
+        raise ValueError(
+            f"`weights` and `noisy_mask` must have the same length, got {w.size} and {m.size}."
+        )
+    if not np.isfinite(w).all():
+        raise ValueError("`weights` contains NaN or inf.")
+    return w, m
+
+
+def _average_ranks(values):
+    """1-based ranks with ties given their average rank."""
+    order = np.argsort(values, kind="mergesort")
+    sorted_v = values[order]
+    ranks = np.empty(values.size, dtype=np.float64)
+    # Boundaries of runs of equal values.
+    starts = np.flatnonzero(np.r_[True, sorted_v[1:] != sorted_v[:-1]])
+    ends = np.r_[starts[1:], values.size]
+    avg = (starts + ends + 1) / 2.0  # mean of ranks start+1 .. end
+    ranks[order] = np.repeat(avg, ends - starts)
+    return ranks
+
+
+def noisy_detection_auc(weights, noisy_mask):
+    """ROC AUC of detecting noisy labels by low weight.
+
+    The probability that a random noisy example has a *lower* weight than a
+    random clean one, ties counting one half (Mann-Whitney U / (n_noisy n_clean)).
+    1 = perfect separation, 0.5 = chance (e.g. uniform weights).
+
+    Args:
+        weights: ``(N,)`` example weights (any scale).
+        noisy_mask: bool ``(N,)``, ``True`` for noisy examples.
+
+    Returns:
+        float in ``[0, 1]``; ``nan`` if one of the two groups is empty.
+
+    Example:
+
+    >>> noisy_detection_auc([0.1, 0.4, 0.35, 0.8], [True, True, False, False])
+    0.75
+    """
+    w, m = _check_pair(weights, noisy_mask)
+    n_pos, n_neg = int(m.sum()), int((~m).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = _average_ranks(-w)  # high score = suspicious
+    u = ranks[m].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
+def noisy_detection_average_precision(weights, noisy_mask):
+    """Average precision of detecting noisy labels by low weight.
+
+    ``AP = sum_k (R_k - R_{k-1}) P_k`` over the distinct score thresholds,
+    examples sorted by increasing weight (ties enter together), as in
+    scikit-learn's ``average_precision_score`` on scores ``-weights``.
+    Chance level is the noise rate.
+
+    Args:
+        weights: ``(N,)`` example weights.
+        noisy_mask: bool ``(N,)``.
+
+    Returns:
+        float in ``[0, 1]``; ``nan`` without noisy examples.
+
+    Example:
+
+    >>> noisy_detection_average_precision([0.1, 0.4, 0.35, 0.8], [True, True, False, False])
+    0.8333333333333333
+    """
+    w, m = _check_pair(weights, noisy_mask)
+    n_pos = int(m.sum())
+    if n_pos == 0:
+        return float("nan")
+    order = np.argsort(w, kind="mergesort")
+    w_s, m_s = w[order], m[order]
+    tp = np.cumsum(m_s)
+    last_of_run = np.r_[w_s[1:] != w_s[:-1], True]
+    tp, k = tp[last_of_run], (np.flatnonzero(last_of_run) + 1)
+    precision = tp / k
+    recall = tp / n_pos
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def noisy_weight_mass(weights, noisy_mask):
+    """Fraction of the total weight carried by noisy examples.
+
+    With uniform weights this is the noise rate; MR drives it towards 0.
+
+    Args:
+        weights: ``(N,)`` non-negative weights.
+        noisy_mask: bool ``(N,)``.
+
+    Returns:
+        float ``sum(w[noisy]) / sum(w)``.
+    """
+    w, m = _check_pair(weights, noisy_mask)
+    total = w.sum()
+    if total <= 0:
+        raise ValueError("`weights` must have a positive sum.")
+    return float(w[m].sum() / total)
+
+
+def noisy_weight_mass_per_class(weights, noisy_mask, labels, num_classes=None):
+    """Per class, the fraction of the class's weight carried by noisy examples.
+
+    Classes are the *observed* (possibly noisy) labels, i.e. what the
+    training sees: ``mass[c] = sum(w[noisy & label == c]) / sum(w[label == c])``.
+
+    Args:
+        weights: ``(N,)`` non-negative weights.
+        noisy_mask: bool ``(N,)``.
+        labels: int ``(N,)`` observed labels.
+        num_classes: ``K`` (default ``max(labels) + 1``).
+
+    Returns:
+        float64 ``(K,)``; ``nan`` for classes with zero weight.
+    """
+    w, m = _check_pair(weights, noisy_mask)
+    y = np.asarray(labels).reshape(-1).astype(np.int64)
+    if y.shape != w.shape:
+        raise ValueError(f"`labels` must have length {w.size}, got {y.size}.")
+    k = int(num_classes if num_classes is not None else y.max() + 1)
+    total = np.bincount(y, weights=w, minlength=k)
+    noisy = np.bincount(y, weights=np.where(m, w, 0.0), minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, noisy / np.where(total > 0, total, 1.0), np.nan)
+
+
+class SuspectedLabelIssues:
+    """A reviewable table of training examples ranked by weight (lowest first).
+
+    Columns: ``rank`` (1 = most suspicious), ``index`` (training example
+    index), ``weight``, ``relative_weight`` (``N * p``: 1 = average),
+    ``given_label`` and, when available, ``predicted_label``, ``is_noisy``
+    (ground truth, for synthetic noise) and ``class_name``.
+
+    Use ``rows`` (list of dicts), ``to_csv(path)``, ``to_markdown()`` or
+    ``str(table)``.
+    """
+
+    def __init__(self, columns):
+        self.columns = columns
+        self.names = list(columns)
+
+    def __len__(self):
+        return len(self.columns["index"])
+
+    @property
+    def rows(self):
+        return [{k: self.columns[k][i] for k in self.names} for i in range(len(self))]
+
+    @property
+    def indices(self):
+        return np.asarray(self.columns["index"])
+
+    def to_csv(self, path=None):
+        """Writes the table as CSV to ``path`` (or returns the text if ``None``)."""
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(self.names)
+        for row in self.rows:
+            writer.writerow([_fmt(row[k]) for k in self.names])
+        text = buf.getvalue()
+        if path is None:
+            return text
+        with open(path, "w", newline="") as f:
+            f.write(text)
+        return path
+
+    def to_markdown(self):
+        lines = ["| " + " | ".join(self.names) + " |", "|" + "---|" * len(self.names)]
+        for row in self.rows:
+            lines.append("| " + " | ".join(_fmt(row[k]) for k in self.names) + " |")
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.to_markdown()
+
+    __repr__ = __str__
+
+
+def _fmt(v):
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.6g}"
+    if isinstance(v, (np.bool_, bool)):
+        return str(bool(v))
+    return str(v)
+
+
+def suspected_label_issues(
+    weights, labels, top_k=100, predictions=None, noisy_mask=None, class_names=None
+):
+    """The ``top_k`` lowest-weight training examples, as a table to review.
+
+    Args:
+        weights: ``(N,)`` example weights (e.g. ``weighter.weights``).
+        labels: int ``(N,)`` labels used in training.
+        top_k: number of rows (``None``: all examples).
+        predictions: optional ``(N,)`` predicted labels or ``(N, K)`` scores.
+        noisy_mask: optional ground-truth bool ``(N,)`` (synthetic noise).
+        class_names: optional list of class names for ``given_label``.
+
+    Returns:
+        :class:`SuspectedLabelIssues`, ties broken by index.
+
+    Example:
+
+    >>> t = suspected_label_issues([0.3, 0.1, 0.6], [0, 1, 1], top_k=2)
+    >>> list(t.indices)
+    [1, 0]
+    """
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    y = np.asarray(labels).reshape(-1).astype(np.int64)
+    if y.shape != w.shape:
+        raise ValueError(f"`labels` must have length {w.size}, got {y.size}.")
+    if top_k is not None and (not isinstance(top_k, (int, np.integer)) or top_k < 1):
+        raise ValueError(f"`top_k` must be a positive integer or None, got {top_k!r}.")
+    order = np.lexsort((np.arange(w.size), w))[: (w.size if top_k is None else top_k)]
+    total = w.sum()
+    cols = {
+        "rank": list(range(1, order.size + 1)),
+        "index": [int(i) for i in order],
+        "weight": [float(w[i]) for i in order],
+        "relative_weight": [
+            float(w[i] * w.size / total) if total > 0 else float("nan") for i in order
+        ],
+        "given_label": [int(y[i]) for i in order],
+    }
+    if class_names is not None:
+        cols["class_name"] = [class_names[y[i]] for i in order]
+    if predictions is not None:
+        p = np.asarray(predictions)
+        p = p.argmax(axis=-1) if p.ndim == 2 else p.reshape(-1)
+        if p.shape != w.shape:
+            raise ValueError(f"`predictions` must have {w.size} rows, got {p.shape[0]}.")
+        cols["predicted_label"] = [int(p[i]) for i in order]
+    if noisy_mask is not None:
+        m = np.asarray(noisy_mask).reshape(-1).astype(bool)
+        if m.shape != w.shape:
+            raise ValueError(f"`noisy_mask` must have length {w.size}, got {m.size}.")
+        cols["is_noisy"] = [bool(m[i]) for i in order]
+    return SuspectedLabelIssues(cols)

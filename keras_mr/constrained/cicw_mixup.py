@@ -1,0 +1,119 @@
+"""CICW-Mixup: mixup whose partners and ratios are driven by instance weights.
+
+Vanilla mixup (Zhang et al. 2018) pairs each example ``i`` with a uniformly
+random partner ``j`` and mixes ``x = lam x_i + (1 - lam) x_j`` (same for the
+targets) with ``lam ~ Beta(a, a)``.  It treats clean and noisy examples alike.
+CICW-Mixup uses the CIW weights ``q`` of the batch (high weight = probably
+clean) in two ways, giving three variants (``variant=``):
+
+``"sampling"``
+    partners are drawn with replacement with probability ``q_j`` (biased
+    towards clean examples); the ratio is still ``lam ~ Beta(a, a)``.
+``"ratio"``
+    partners are a uniform random permutation; the ratio is the weight ratio
+    ``lam_i = q_i / (q_i + q_j)`` instead of a random one, so the mixed
+    example leans towards the cleaner of the two.
+``"both"`` (default)
+    weighted partner sampling and weight-ratio mixing.
+
+The targets mixed are the (class-reweighted, for CICW) soft targets, so each
+mixed target is a convex combination of two distributions and still sums to
+one.  The loss on the mixed batch is the plain (or MR-weighted) mean: the
+instance weights have already been used to build the batch.
+
+Core ``keras.layers.MixUp`` draws a uniform permutation and Beta ratios
+internally and has no input for partner probabilities or per-example ratios,
+so it does not fit here; :func:`mix` is the same convex combination with the
+partners and ratios given explicitly.
+"""
+
+from keras import ops
+from keras import random
+
+VARIANTS = ("sampling", "ratio", "both")
+
+
+def mix(x, y, partners, ratios):
+    """Convex combination of each example with its partner.
+
+    Args:
+        x: tensor ``(B, ...)`` of inputs.
+        y: tensor ``(B, K)`` of (soft) targets.
+        partners: int tensor ``(B,)`` of partner indices ``j(i)``.
+        ratios: tensor ``(B,)`` of ``lam_i`` in ``[0, 1]``.
+
+    Returns:
+        ``(x_mix, y_mix)`` with ``x_mix[i] = lam_i x[i] + (1 - lam_i) x[j(i)]``.
+    """
+    x = ops.convert_to_tensor(x)
+    y = ops.convert_to_tensor(y)
+    lam_x = ops.cast(ops.reshape(ratios, (-1,) + (1,) * (len(x.shape) - 1)), x.dtype)
+    lam_y = ops.cast(ops.reshape(ratios, (-1,) + (1,) * (len(y.shape) - 1)), y.dtype)
+    xj = ops.take(x, partners, axis=0)
+    yj = ops.take(y, partners, axis=0)
+    return lam_x * x + (1.0 - lam_x) * xj, lam_y * y + (1.0 - lam_y) * yj
+
+
+def weighted_partners(weights, seed=None):
+    """Draws one partner per example with probability proportional to weight.
+
+    Args:
+        weights: tensor ``(B,)`` of non-negative weights (not all zero).
+        seed: optional seed or ``keras.random.SeedGenerator``.
+
+    Returns:
+        int32 tensor ``(B,)``.
+    """
+    w = ops.convert_to_tensor(weights)
+    logits = ops.log(ops.maximum(ops.cast(w, "float32"), 1e-30))
+    batch = ops.shape(w)[0]
+    draws = random.categorical(ops.tile(logits[None, :], (batch, 1)), 1, seed=seed, dtype="int32")
+    return ops.reshape(draws, (-1,))
+
+
+def uniform_partners(batch_size, seed=None):
+    """A uniformly random permutation of ``range(batch_size)`` (int32)."""
+    return ops.cast(random.shuffle(ops.arange(batch_size), seed=seed), "int32")
+
+
+def weight_ratios(weights, partners):
+    """``lam_i = q_i / (q_i + q_j(i))`` (0.5 where both are zero)."""
+    w = ops.convert_to_tensor(weights)
+    wj = ops.take(w, partners, axis=0)
+    total = w + wj
+    return ops.where(total > 0, w / ops.where(total > 0, total, 1.0), 0.5)
+
+
+def cicw_mixup(x, y, weights, variant="both", mixup_alpha=1.0, seed=None):
+    """Builds a CICW-Mixup batch from instance weights.
+
+    Args:
+        x: tensor ``(B, ...)`` of inputs.
+        y: tensor ``(B, K)`` of soft targets (e.g. CICW class weights).
+        weights: tensor ``(B,)`` of CIW instance weights (any positive scale).
+        variant: ``"both"``, ``"sampling"`` or ``"ratio"`` (module docstring).
+        mixup_alpha: ``a`` of the ``Beta(a, a)`` ratio (``"sampling"`` only).
+        seed: optional seed or ``keras.random.SeedGenerator``.
+
+    Returns:
+        ``(x_mix, y_mix, partners, ratios)``.
+
+    Example:
+
+    >>> x_mix, y_mix, j, lam = cicw_mixup(x, y_onehot, q, variant="both")
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown `variant`={variant!r}; use one of {VARIANTS}.")
+    if variant in ("sampling", "both"):
+        partners = weighted_partners(weights, seed=seed)
+    else:
+        partners = uniform_partners(ops.shape(weights)[0], seed=seed)
+    if variant in ("ratio", "both"):
+        ratios = weight_ratios(weights, partners)
+    else:
+        if not mixup_alpha > 0:
+            raise ValueError(f"`mixup_alpha` must be > 0; got {mixup_alpha}.")
+        ratios = random.beta(ops.shape(weights), mixup_alpha, mixup_alpha, seed=seed)
+    ratios = ops.stop_gradient(ratios)
+    x_mix, y_mix = mix(x, y, partners, ratios)
+    return x_mix, y_mix, partners, ratios

@@ -1,0 +1,28 @@
+"""Multiplicative Reweighting (MR) and random weighting.
+
+Pure math in NumPy (:func:`mw_update`, :func:`project_capped_simplex`, ...) and the Keras
+callbacks built on it (:class:`MRSampleWeighter`, :class:`RandomSampleWeighter`,
+:class:`WeightHistogram`).
+"""
+
+from keras_mr.mr.capped_simplex import project_capped_simplex
+from keras_mr.mr.capped_simplex import project_capped_simplex_log
+from keras_mr.mr.mr_sample_weighter import MRSampleWeighter
+from keras_mr.mr.multiplicative_weights import mw_log_weights
+from keras_mr.mr.multiplicative_weights import mw_update
+from keras_mr.mr.random_sample_weighter import RandomSampleWeighter
+from keras_mr.mr.random_weighting import rectified_gaussian_weights
+from keras_mr.mr.weight_histogram import WeightHistogram
+from keras_mr.mr.weight_stats import weight_statistics
+
+__all__ = [
+    "MRSampleWeighter",
+    "RandomSampleWeighter",
+    "WeightHistogram",
+    "mw_log_weights",
+    "mw_update",
+    "project_capped_simplex",
+    "project_capped_simplex_log",
+    "rectified_gaussian_weights",
+    "weight_statistics",
+]

@@ -1,0 +1,284 @@
+"""MRSampleWeighter: Multiplicative Reweighting (MR) as a Keras callback."""
+
+import keras
+import numpy as np
+
+from keras_mr._internal.backend import require_tensorflow
+from keras_mr.mr.capped_simplex import project_capped_simplex_log
+from keras_mr.mr.multiplicative_weights import _check_eta
+from keras_mr.mr.multiplicative_weights import mw_update
+from keras_mr.mr.sample_weighter import SampleWeighter
+from keras_mr.pipeline.loss_pass import PerExampleLossPass
+from keras_mr.pipeline.per_example_loss import resolve_per_example_loss
+
+
+@keras.saving.register_keras_serializable(package="keras_mr")
+class MRSampleWeighter(SampleWeighter):
+    """Multiplicative Reweighting of training examples (Algorithm 1 of the MR paper).
+
+    After every epoch (or every ``update_every`` steps) the callback computes
+    the loss ``l_i`` of every training example, adds it to the example's loss
+    history ``L_i`` and sets the example distribution to::
+
+        p = softmax(-eta * L)            # w_i = exp(-eta * sum_s l_i(theta_s))
+
+    computed in the log domain, so no ``eta`` or loss scale underflows to NaN.
+    With ``max_weight`` (kappa), ``p`` is then projected onto
+    ``{p in simplex, p_i <= kappa}`` in KL divergence (later version of the
+    paper, section 3).  The weights reach training through the dataset built
+    by :meth:`attach`, where every mini-batch is normalised by its weight sum
+    so the update is ``sum_B p_i grad l_i / sum_B p_i``, as in the paper.
+    Examples that keep a high loss (typically mislabelled ones) lose weight
+    exponentially fast.
+
+    Choices where the paper is not explicit:
+
+    - Loss pass (``loss_source="eval"``, default): an extra pass over an
+      unshuffled, un-augmented view of the training set, in inference mode
+      (``training=False``: no dropout, batch-norm moving statistics), so the
+      losses are those of the parameters at the end of the epoch,
+      ``l_i(theta_t^{N/B})``.  Set ``eval_training_mode=True`` to call the model
+      with ``training=True`` instead.
+    - ``loss_source="train"`` (TensorFlow backend): no extra pass; each
+      example's loss is the one computed by the training step that used it
+      during the period (its mean if it was seen several times), i.e. at
+      slightly older parameters and with augmentation/dropout.  Examples not
+      seen in a period keep their last loss.  The model must record its
+      losses: keras-mr's model classes do, a plain model is wrapped with
+      ``keras_mr.TrainingLossModel(model)`` (see
+      :mod:`keras_mr.pipeline.training_losses`).
+    - Per-example losses are the model's compiled loss, computed as Keras
+      computes it (``y_true`` reshaped to ``y_pred``, per-output losses times
+      ``loss_weights`` summed for multi-output models, extra axes averaged),
+      so their batch mean equals the compiled loss.
+    - ``eta_schedule(epoch) -> eta`` with ``history_mode="rescale"`` (default,
+      like the paper's reference code: the current eta multiplies the whole
+      history) or ``"accumulate"`` (each loss keeps the eta of its epoch).
+
+    Diagnostics are added to ``logs`` at the end of every epoch (so History,
+    CSVLogger and TensorBoard record them; put this callback before those in
+    the list): ``mr_entropy``, ``mr_ess`` (effective sample size / N),
+    ``mr_weight_min``/``mr_weight_max`` (N * p, 1 = uniform), ``mr_eta`` and,
+    with ``noise_mask``, ``mr_noisy_mass`` (sum of p over noisy examples).
+
+    The state (loss history, weights, counters, shuffle seed; float32/int32)
+    is stored in Keras variables attached to the model, so it is saved and
+    restored by ``keras.callbacks.BackupAndRestore``, ``model.save_weights`` /
+    ``load_weights`` (call ``weighter.set_model(model)`` before
+    ``load_weights``) and ``ModelCheckpoint(save_weights_only=True)``.  The
+    shuffle order of an epoch is a pure function of ``(seed, epoch)``, so a
+    run killed and resumed from its last checkpoint ends bitwise equal to an
+    uninterrupted one (with op determinism on).
+
+    Args:
+        eta: MW step size ``> 0`` (the paper uses 0.01 for cross-entropy).
+        max_weight: optional cap kappa on every ``p_i`` (``>= 1/N``).
+        eta_schedule: optional ``fn(epoch) -> eta`` (0-based epoch of the
+            update); replaces ``eta``.
+        history_mode: ``"rescale"`` or ``"accumulate"`` (see above).
+        update_every: ``None`` = after every epoch; ``k`` = every ``k`` steps
+            (``k >= steps_per_execution``; ``S`` steps give ``floor(S/k)``
+            updates).
+        loss_source: ``"eval"`` (extra pass) or ``"train"`` (training losses).
+        per_example_loss_fn: optional ``fn(model, x, y) -> (B,)`` for the loss
+            pass (e.g. adversarial losses); default: the compiled loss with
+            ``reduction=None``.
+        eval_training_mode: call the model with ``training=True`` in the pass.
+        noise_mask: optional boolean ``(N,)`` of known-noisy examples (logs).
+        name: name of the state attached to the model.
+        verbose: ``"auto"`` (follow ``fit(verbose=...)``), ``1`` or ``0``: progress
+            bar of the loss pass and one line per update.
+        resume: ``"auto"``, ``True`` or ``False``: what to do with weighting
+            state already on the model (see
+            :class:`keras_mr.mr.sample_weighter.SampleWeighter`).
+
+    Example:
+
+    ```python
+    weighter = keras_mr.MRSampleWeighter(eta=0.01)
+    train_ds = weighter.attach(x_train, y_train, batch_size=128)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(train_ds, epochs=20, shuffle=False, callbacks=[weighter])
+    suspicious = np.argsort(weighter.weights)[:100]  # lowest-weight examples
+    ```
+    """
+
+    log_prefix = "mr_"
+    needs_losses = True
+
+    def __init__(
+        self,
+        eta=0.01,
+        max_weight=None,
+        eta_schedule=None,
+        history_mode="rescale",
+        update_every=None,
+        loss_source="eval",
+        per_example_loss_fn=None,
+        eval_training_mode=False,
+        noise_mask=None,
+        name="mr_sample_weighter",
+        verbose="auto",
+        resume="auto",
+    ):
+        super().__init__(
+            update_every=update_every,
+            noise_mask=noise_mask,
+            name=name,
+            verbose=verbose,
+            resume=resume,
+        )
+        self.eta = _check_eta(eta)
+        if max_weight is not None and (not np.isscalar(max_weight) or not max_weight > 0):
+            raise ValueError(
+                f"`max_weight` must be None or a number in (0, 1], got {max_weight!r}."
+            )
+        self.max_weight = None if max_weight is None else float(max_weight)
+        if eta_schedule is not None and not callable(eta_schedule):
+            raise TypeError(
+                f"`eta_schedule` must be callable fn(epoch) -> eta, got {eta_schedule!r}."
+            )
+        self.eta_schedule = eta_schedule
+        if history_mode not in ("rescale", "accumulate"):
+            raise ValueError(
+                f"`history_mode` must be 'rescale' or 'accumulate', got {history_mode!r}."
+            )
+        self.history_mode = history_mode
+        if loss_source not in ("eval", "train"):
+            raise ValueError(f"`loss_source` must be 'eval' or 'train', got {loss_source!r}.")
+        if loss_source == "train":
+            require_tensorflow(
+                "loss_source='train' (use loss_source='eval' on other backends)", backend=True
+            )
+        self.loss_source = loss_source
+        self.per_example_loss_fn = per_example_loss_fn
+        self.eval_training_mode = bool(eval_training_mode)
+        self._loss_pass = None
+        self._current_eta = self.eta
+
+    # --------------------------------------------------------------- losses
+    @property
+    def records_losses(self):
+        return self.loss_source == "train"
+
+    def _check_num_examples(self, num_examples):
+        if self.max_weight is not None and self.max_weight * num_examples < 1 - 1e-9:
+            raise ValueError(
+                f"`max_weight={self.max_weight}` is below 1/N = {1.0 / num_examples:.3g} for the "
+                f"{num_examples} attached examples: no distribution satisfies the cap. Use "
+                f"max_weight >= 1/N, e.g. max_weight={2.0 / num_examples:.3g} (2/N)."
+            )
+
+    def set_model(self, model):
+        if self.loss_source == "train" and self.per_example_loss_fn is not None:
+            raise ValueError(
+                "`per_example_loss_fn` is only used by the loss pass; with loss_source='train' "
+                "the compiled loss of the training step is recorded."
+            )
+        super().set_model(model)
+        self._loss_pass = None
+
+    def _on_train_begin(self):
+        if self.loss_source != "train":
+            return
+        from keras_mr.pipeline.training_losses import LossRecorder
+        from keras_mr.pipeline.training_losses import set_loss_recorder
+
+        model = self.model
+        if not getattr(type(model), "records_training_losses", False):
+            raise TypeError(
+                f"loss_source='train' needs a model that records its per-example training "
+                f"losses, and {type(model).__name__} does not. Wrap it: "
+                "`model = keras_mr.TrainingLossModel(model)` (then compile and fit that), "
+                "subclass `keras_mr.TrainingLossMixin`, or use loss_source='eval'."
+            )
+        state = self._state
+        set_loss_recorder(model, LossRecorder(state.loss_sum, state.loss_count))
+
+    def _collect_losses(self):
+        state = self._state
+        if self.loss_source == "train":
+            total = np.asarray(state.loss_sum.numpy(), dtype=np.float64)
+            count = np.asarray(state.loss_count.numpy(), dtype=np.float64)
+            state.loss_sum.assign(np.zeros(self.num_examples, np.float32))
+            state.loss_count.assign(np.zeros(self.num_examples, np.float32))
+            seen = count > 0
+            if not seen.any():
+                raise ValueError(
+                    "loss_source='train' recorded no training loss since the last update: "
+                    f"the train_step of {type(self.model).__name__} does not hand its "
+                    "per-example losses to MR (e.g. it trains on mixed examples). Use "
+                    "loss_source='eval', or call keras_mr.pipeline.training_losses."
+                    "record_training_losses(self, index, per_example_loss) in train_step."
+                )
+            losses = np.where(seen, total / np.maximum(count, 1.0), 0.0)
+        else:
+            if self._loss_pass is None:
+                fn = resolve_per_example_loss(self.model, self.per_example_loss_fn)
+                self._loss_pass = PerExampleLossPass(self.model, fn, self.eval_training_mode)
+            losses, seen = self._loss_pass(
+                self._eval_dataset, self.num_examples, verbose=self._show_progress()
+            )
+            if not np.all(seen):
+                raise ValueError(
+                    f"The loss pass saw {int(seen.sum())} of {self.num_examples} examples: "
+                    "`eval_data` must contain every training example index once."
+                )
+        if not np.all(seen):
+            last = np.asarray(state.last_loss.numpy(), dtype=np.float64)
+            has = np.asarray(state.has_loss.numpy()) > 0
+            fallback = np.where(has, last, losses[seen].mean() if seen.any() else 0.0)
+            losses = np.where(seen, losses, fallback)
+        return losses
+
+    # --------------------------------------------------------------- update
+    def _eta_for(self, epoch):
+        if self.eta_schedule is None:
+            return self.eta
+        return _check_eta(self.eta_schedule(epoch), name="eta_schedule(epoch)")
+
+    def _new_log_weights(self, update_index, epoch):
+        state = self._state
+        losses = self._collect_losses()
+        eta = self._eta_for(epoch)
+        self._current_eta = eta
+        log_p, cumulative, scaled = mw_update(
+            state.cumulative_loss.numpy(),
+            losses,
+            eta,
+            history_mode=self.history_mode,
+            scaled_history=state.scaled_history.numpy(),
+        )
+        if self.max_weight is not None:
+            log_p = project_capped_simplex_log(log_p, self.max_weight)
+        state.cumulative_loss.assign(np.asarray(cumulative, np.float32))
+        state.scaled_history.assign(np.asarray(scaled, np.float32))
+        state.last_loss.assign(np.asarray(losses, np.float32))
+        state.has_loss.assign(np.ones(self.num_examples, np.float32))
+        return log_p
+
+    def _extra_stats(self):
+        return {"eta": float(self._current_eta)}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "eta": self.eta,
+                "max_weight": self.max_weight,
+                "eta_schedule": None
+                if self.eta_schedule is None
+                else keras.saving.serialize_keras_object(self.eta_schedule),
+                "history_mode": self.history_mode,
+                "loss_source": self.loss_source,
+                "eval_training_mode": self.eval_training_mode,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if config.get("eta_schedule") is not None:
+            config["eta_schedule"] = keras.saving.deserialize_keras_object(config["eta_schedule"])
+        return cls(**config)

@@ -1,0 +1,168 @@
+"""Per-example training losses for ``MRSampleWeighter(loss_source="train")``.
+
+In that mode the pipeline's sample weight is a dict
+``{"weight": (B,) float32, "index": (B,) int32}`` and the weighter gives the
+model a :class:`LossRecorder`: two float32 ``(N,)`` variables summing, per
+example, the training losses and their count since the last update.  The
+losses are recorded through Keras' documented extension point: a model
+overrides ``compute_loss`` (and ``compute_metrics``, which also receives the
+sample weight).  :class:`TrainingLossMixin` does exactly that, and
+:class:`TrainingLossModel` wraps any plain Keras model with it::
+
+    model = keras_mr.TrainingLossModel(model)     # plain Keras model
+    weighter = keras_mr.MRSampleWeighter(loss_source="train")
+
+A custom ``train_step`` that does not call ``compute_loss`` takes part with
+two calls (the library's adversarial, meta-weighting and constrained
+reweighting models do)::
+
+    weight, index = keras_mr.pipeline.training_losses.unpack_sample_weight(sample_weight)
+    ...
+    keras_mr.pipeline.training_losses.record_training_losses(self, index, per_example_loss)
+
+Both are no-ops for ordinary weights (``index is None``) or when no weighter
+records losses for the model.
+"""
+
+import weakref
+
+import keras
+from keras import ops
+
+from keras_mr.pipeline.wrapped_model import WrappedModel
+
+WEIGHT_KEY = "weight"
+INDEX_KEY = "index"
+
+# model -> LossRecorder; weak so that a deleted model frees its recorder.
+_RECORDERS = weakref.WeakKeyDictionary()
+
+
+def unpack_sample_weight(sample_weight):
+    """Returns ``(weight, index)``; ``index`` is ``None`` for ordinary weights."""
+    if isinstance(sample_weight, dict) and INDEX_KEY in sample_weight:
+        return sample_weight.get(WEIGHT_KEY), sample_weight[INDEX_KEY]
+    return sample_weight, None
+
+
+class LossRecorder:
+    """Sums of per-example training losses and their counts since the last update.
+
+    The two ``(N,)`` float32 variables (``loss_sum``, ``loss_count``) belong to
+    the weighter's state layer, so they are saved with the model; their
+    aggregation is ``"sum"``, so under ``tf.distribute`` every replica adds
+    its own examples and the variables hold the total.
+
+    Args:
+        loss_sum: ``keras.Variable`` ``(N,)``.
+        loss_count: ``keras.Variable`` ``(N,)``.
+    """
+
+    def __init__(self, loss_sum, loss_count):
+        self.loss_sum = loss_sum
+        self.loss_count = loss_count
+        self.num_examples = int(loss_sum.shape[0])
+
+    def record(self, index, per_example_loss):
+        losses = ops.cast(ops.reshape(ops.stop_gradient(per_example_loss), (-1,)), "float32")
+        index = ops.cast(ops.reshape(index, (-1,)), "int32")
+        n = self.num_examples
+        self.loss_sum.assign_add(ops.segment_sum(losses, index, num_segments=n))
+        self.loss_count.assign_add(ops.segment_sum(ops.ones_like(losses), index, num_segments=n))
+
+
+def set_loss_recorder(model, recorder):
+    """Makes ``record_training_losses(model, ...)`` write into ``recorder``."""
+    if recorder is None:
+        _RECORDERS.pop(model, None)
+    else:
+        _RECORDERS[model] = recorder
+
+
+def get_loss_recorder(model):
+    """The recorder of ``model``, or ``None``."""
+    return _RECORDERS.get(model)
+
+
+def record_training_losses(model, index, per_example_loss):
+    """Adds a batch of per-example training losses to the model's recorder.
+
+    Args:
+        model: the model being trained (``self`` in ``train_step``).
+        index: ``(B,)`` example indices from :func:`unpack_sample_weight`, or
+            ``None`` (then nothing is recorded).
+        per_example_loss: ``(B,)`` losses of those examples (no gradient
+            flows through the recording).
+    """
+    recorder = _RECORDERS.get(model)
+    if index is None or recorder is None:
+        return
+    recorder.record(index, per_example_loss)
+
+
+class TrainingLossMixin:
+    """Makes a Keras model record its per-example training losses for MR.
+
+    Overrides ``compute_loss`` (the hook Keras' ``train_step`` calls): it
+    unpacks the ``{"weight", "index"}`` sample weight of
+    ``MRSampleWeighter(loss_source="train")``, records the per-example
+    compiled loss of every training example, and hands the plain weight to
+    Keras.  ``compute_metrics`` unpacks the weight too.  Put it first in the
+    bases: ``class MyModel(keras_mr.TrainingLossMixin, keras.Model)``.
+    """
+
+    records_training_losses = True
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        weight, index = unpack_sample_weight(sample_weight)
+        if training and index is not None and get_loss_recorder(self) is not None:
+            if getattr(self, "_keras_mr_per_example_loss", None) is None:
+                from keras_mr.pipeline.per_example_loss import compiled_per_example_loss
+
+                self._keras_mr_per_example_loss = compiled_per_example_loss(self)
+            record_training_losses(self, index, self._keras_mr_per_example_loss(y, y_pred))
+        return super().compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=weight, training=training
+        )
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        weight, _ = unpack_sample_weight(sample_weight)
+        return super().compute_metrics(x, y, y_pred, sample_weight=weight)
+
+
+@keras.saving.register_keras_serializable(package="keras_mr")
+class TrainingLossModel(TrainingLossMixin, WrappedModel):
+    """Wraps a plain Keras model so that it records its training losses for MR.
+
+    Needed only for ``MRSampleWeighter(loss_source="train")`` with a model
+    that is not one of keras-mr's model classes: the wrapper calls ``model``
+    unchanged and adds :class:`TrainingLossMixin`'s ``compute_loss``.
+
+    Args:
+        model: the Keras model to train.
+        **kwargs: passed to ``keras.Model``.
+
+    Example:
+
+    ```python
+    model = keras_mr.TrainingLossModel(build_model())
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    weighter = keras_mr.MRSampleWeighter(loss_source="train")
+    model.fit(weighter.attach(x, y, batch_size=64), epochs=5, shuffle=False, callbacks=[weighter])
+    ```
+    """
+
+    def __init__(self, model, **kwargs):
+        super().__init__(model, **kwargs)
+        if model.built and getattr(model, "inputs", None):
+            # Built like the model it wraps (BackupAndRestore needs a built model).
+            self.build(tuple(model.inputs[0].shape) if len(model.inputs) == 1 else None)
+
+    def get_config(self):
+        return {**super().get_config(), "model": keras.saving.serialize_keras_object(self.model)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["model"] = keras.saving.deserialize_keras_object(config["model"])
+        return cls(**config)

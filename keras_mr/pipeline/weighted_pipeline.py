@@ -1,0 +1,176 @@
+"""The weighted training pipeline that ``SampleWeighter.attach`` builds.
+
+:func:`build_weighted_pipeline` validates the training data, builds the
+shuffled, batched, augmented ``tf.data`` pipeline whose batches look their
+weights up in a host table (:mod:`keras_mr.pipeline.indexed_data`), and the unshuffled
+view the loss pass reads.
+"""
+
+import inspect
+import math
+from typing import Any
+from typing import NamedTuple
+
+import keras
+import numpy as np
+
+from keras_mr._internal.backend import require_tensorflow
+from keras_mr.pipeline import indexed_data
+
+
+class WeightedPipeline(NamedTuple):
+    """What :func:`build_weighted_pipeline` returns."""
+
+    train: Any  # batched (x, y, sample_weight) for fit
+    eval_dataset: Any  # batched (x, y, index) for the loss pass, or None
+    num_examples: int
+    steps_per_epoch: Any  # int, or None when unknown
+    table: Any  # tf.Variable (N,) float32: N * p
+    counter: Any  # tf.Variable int64: lookups so far
+    key: Any  # tf.Variable int64 (2,): (seed, epoch) of the shuffle
+    seed: int
+    labels: Any  # the label arrays (None for datasets)
+
+
+def is_generator_like(x):
+    """True for generators, iterators and ``keras.utils.PyDataset``."""
+    return (
+        inspect.isgenerator(x)
+        or isinstance(x, keras.utils.PyDataset)
+        or (hasattr(x, "__next__") and not hasattr(x, "__len__"))
+    )
+
+
+def build_weighted_pipeline(
+    x,
+    y=None,
+    *,
+    batch_size=None,
+    shuffle=True,
+    seed=None,
+    augment=None,
+    cache=False,
+    eval_data=None,
+    eval_batch_size=None,
+    num_examples=None,
+    drop_remainder=False,
+    class_weight=None,
+    needs_eval_data=True,
+    with_index=False,
+):
+    """Builds the weighted pipeline; arguments as :meth:`SampleWeighter.attach`.
+
+    Args:
+        needs_eval_data: a batched dataset without ``eval_data`` is an error
+            (the loss pass needs an unshuffled view).
+        with_index: batches carry ``{"weight", "index"}`` sample weights.
+
+    Returns:
+        A :class:`WeightedPipeline`.
+    """
+    tf = require_tensorflow("SampleWeighter.attach")
+
+    if is_generator_like(x):
+        raise TypeError(
+            f"`x` is a {type(x).__name__}; attach() needs to know which example each "
+            "row is. Pass arrays `attach(x, y, batch_size=...)`, or an indexed "
+            f"tf.data.Dataset of (x, y, index). {indexed_data.INDEX_HELP}"
+        )
+    if batch_size is not None and (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
+        raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
+    if augment is not None and not callable(augment):
+        raise TypeError(f"`augment` must be callable fn(x) -> x, got {augment!r}.")
+
+    labels = None
+    batched_user_pipeline = False
+    if isinstance(x, tf.data.Dataset):
+        if y is not None:
+            raise ValueError("`y` must be None when `x` is a tf.data.Dataset of (x, y, index).")
+        if batch_size is None:
+            batched_user_pipeline = True
+            indexed_data.check_indexed_spec(x.element_spec, batched=True, arg_name="x")
+            source = None
+        else:
+            source = indexed_data.DatasetSource(x, num_examples, cache=cache)
+    else:
+        if batch_size is None:
+            raise ValueError("`batch_size` is required when attaching arrays.")
+        source = indexed_data.ArraySource(x, y)
+        labels = y
+
+    if batched_user_pipeline:
+        train = x
+        if eval_data is None and needs_eval_data:
+            raise ValueError(
+                "A batched dataset was attached, so the loss pass needs `eval_data`: the "
+                "same examples as (x, y, index), unshuffled and un-augmented. Or attach "
+                "the unbatched indexed dataset with `batch_size=`."
+            )
+        n = None if num_examples is None else int(num_examples)
+        card = int(train.cardinality())
+        steps_per_epoch = card if card >= 0 else None
+    else:
+        n = source.num_examples
+        b = int(batch_size)
+        steps_per_epoch = n // b if drop_remainder else math.ceil(n / b)
+        if steps_per_epoch == 0:
+            raise ValueError(f"`drop_remainder=True` with batch_size={b} > N={n} leaves no batch.")
+    eval_bs = int(eval_batch_size or max(256, 4 * int(batch_size or 64)))
+
+    if eval_data is not None:
+        eval_batched = indexed_data.is_batched_indexed(eval_data.element_spec)
+        indexed_data.check_indexed_spec(
+            eval_data.element_spec, batched=eval_batched, arg_name="eval_data"
+        )
+        if not eval_batched:
+            if n is None:
+                n = indexed_data.dataset_size(eval_data, None, "eval_data")
+            eval_data = eval_data.batch(eval_bs)
+    elif isinstance(source, indexed_data.ArraySource):
+        eval_data = source.batches(eval_bs)
+    elif source is not None:
+        eval_data = source.dataset.batch(eval_bs)
+    if n is None:
+        raise ValueError("Cannot tell the number of training examples: pass `num_examples=N`.")
+    class_table = class_weight_table(class_weight)
+    seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed)
+    with tf.init_scope(), tf.device("/CPU:0"):
+        table = tf.Variable(tf.ones([n], tf.float32), trainable=False, name="weights")
+        counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="lookups")
+        key = tf.Variable([seed, 0], dtype=tf.int64, trainable=False, name="key")
+
+    if not batched_user_pipeline:
+        train = source.batches(
+            int(batch_size), key=key if shuffle else None, drop_remainder=drop_remainder
+        )
+    if augment is not None:
+        train = train.map(lambda xb, yb, ib: (augment(xb), yb, ib))
+    lookup = indexed_data.make_weight_lookup(
+        table, counter, with_index=with_index, class_weights=class_table
+    )
+    # prefetch(1): after an update at most two batches carry old weights.
+    train = train.map(lookup).prefetch(1)
+    return WeightedPipeline(train, eval_data, n, steps_per_epoch, table, counter, key, seed, labels)
+
+
+def class_weight_table(class_weight):
+    """float32 ``(C,)`` tensor from ``{class: weight}`` with keys ``0..C-1``."""
+    if class_weight is None:
+        return None
+    tf = require_tensorflow("SampleWeighter.attach")
+
+    if not isinstance(class_weight, dict) or not class_weight:
+        raise TypeError(
+            f"`class_weight` must be a dict {{class index: weight}}, got {class_weight!r}."
+        )
+    keys = sorted(int(k) for k in class_weight)
+    if keys != list(range(len(keys))):
+        raise ValueError(f"`class_weight` must have the keys 0..C-1 (one per class), got {keys}.")
+    values = np.array([float(class_weight[k]) for k in keys], dtype=np.float32)
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise ValueError(f"`class_weight` values must be finite and >= 0, got {values.tolist()}.")
+    return tf.constant(values)
