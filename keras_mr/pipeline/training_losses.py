@@ -29,20 +29,25 @@ import weakref
 import keras
 from keras import ops
 
+from keras_mr.pipeline.weighted_loss import INDEX_KEY
+from keras_mr.pipeline.weighted_loss import WEIGHT_KEY
+from keras_mr.pipeline.weighted_loss import unpack_sample_weight
 from keras_mr.pipeline.wrapped_model import WrappedModel
 
-WEIGHT_KEY = "weight"
-INDEX_KEY = "index"
+__all__ = [
+    "INDEX_KEY",
+    "WEIGHT_KEY",
+    "LossRecorder",
+    "TrainingLossMixin",
+    "TrainingLossModel",
+    "get_loss_recorder",
+    "record_training_losses",
+    "set_loss_recorder",
+    "unpack_sample_weight",
+]
 
 # model -> LossRecorder; weak so that a deleted model frees its recorder.
 _RECORDERS = weakref.WeakKeyDictionary()
-
-
-def unpack_sample_weight(sample_weight):
-    """Returns ``(weight, index)``; ``index`` is ``None`` for ordinary weights."""
-    if isinstance(sample_weight, dict) and INDEX_KEY in sample_weight:
-        return sample_weight.get(WEIGHT_KEY), sample_weight[INDEX_KEY]
-    return sample_weight, None
 
 
 class LossRecorder:
@@ -157,12 +162,3 @@ class TrainingLossModel(TrainingLossMixin, WrappedModel):
         if model.built and getattr(model, "inputs", None):
             # Built like the model it wraps (BackupAndRestore needs a built model).
             self.build(tuple(model.inputs[0].shape) if len(model.inputs) == 1 else None)
-
-    def get_config(self):
-        return {**super().get_config(), "model": keras.saving.serialize_keras_object(self.model)}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["model"] = keras.saving.deserialize_keras_object(config["model"])
-        return cls(**config)

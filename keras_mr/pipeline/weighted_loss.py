@@ -20,6 +20,21 @@ the paper's weighted average, with no weights it is the plain mean.
 
 from keras import ops
 
+# Keys of the sample-weight dict of ``MRSampleWeighter(loss_source="train")`` pipelines.
+WEIGHT_KEY = "weight"
+INDEX_KEY = "index"
+
+
+def unpack_sample_weight(sample_weight):
+    """Returns ``(weight, index)``; ``index`` is ``None`` for ordinary weights.
+
+    With ``MRSampleWeighter(loss_source="train")`` the pipeline's sample weight is
+    ``{"weight": (B,) float32, "index": (B,) int32}``; otherwise it is the weights.
+    """
+    if isinstance(sample_weight, dict) and INDEX_KEY in sample_weight:
+        return sample_weight.get(WEIGHT_KEY), sample_weight[INDEX_KEY]
+    return sample_weight, None
+
 
 def normalize_batch_weights(sample_weight):
     """Rescales a batch of weights so that they sum to the batch size.
