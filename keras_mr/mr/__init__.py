@@ -7,6 +7,9 @@ callbacks built on it (:class:`MRSampleWeighter`, :class:`RandomSampleWeighter`,
 
 from keras_mr.mr.capped_simplex import project_capped_simplex
 from keras_mr.mr.capped_simplex import project_capped_simplex_log
+from keras_mr.mr.loss_sources import LossPass
+from keras_mr.mr.loss_sources import LossSource
+from keras_mr.mr.loss_sources import TrainingLosses
 from keras_mr.mr.mr_sample_weighter import MRSampleWeighter
 from keras_mr.mr.multiplicative_weights import mw_log_weights
 from keras_mr.mr.multiplicative_weights import mw_update
@@ -16,6 +19,9 @@ from keras_mr.mr.weight_histogram import WeightHistogram
 from keras_mr.mr.weight_stats import weight_statistics
 
 __all__ = [
+    "LossPass",
+    "LossSource",
+    "TrainingLosses",
     "MRSampleWeighter",
     "RandomSampleWeighter",
     "WeightHistogram",

@@ -3,13 +3,11 @@
 import keras
 import numpy as np
 
-from keras_mr._internal.backend import require_tensorflow
 from keras_mr.mr.capped_simplex import project_capped_simplex_log
-from keras_mr.mr.multiplicative_weights import _check_eta
+from keras_mr.mr.loss_sources import get_loss_source
+from keras_mr.mr.multiplicative_weights import check_eta
 from keras_mr.mr.multiplicative_weights import mw_update
 from keras_mr.mr.sample_weighter import SampleWeighter
-from keras_mr.pipeline.loss_pass import PerExampleLossPass
-from keras_mr.pipeline.per_example_loss import resolve_per_example_loss
 
 
 @keras.saving.register_keras_serializable(package="keras_mr")
@@ -79,11 +77,8 @@ class MRSampleWeighter(SampleWeighter):
         update_every: ``None`` = after every epoch; ``k`` = every ``k`` steps
             (``k >= steps_per_execution``; ``S`` steps give ``floor(S/k)``
             updates).
-        loss_source: ``"eval"`` (extra pass) or ``"train"`` (training losses).
-        per_example_loss_fn: optional ``fn(model, x, y) -> (B,)`` for the loss
-            pass (e.g. adversarial losses); default: the compiled loss with
-            ``reduction=None``.
-        eval_training_mode: call the model with ``training=True`` in the pass.
+        loss_source: ``"eval"`` (extra pass, :class:`keras_mr.mr.LossPass`), ``"train"``
+            (training losses, :class:`keras_mr.mr.TrainingLosses`) or a loss-source object.
         noise_mask: optional boolean ``(N,)`` of known-noisy examples (logs).
         name: name of the state attached to the model.
         verbose: ``"auto"`` (follow ``fit(verbose=...)``), ``1`` or ``0``: progress
@@ -91,6 +86,12 @@ class MRSampleWeighter(SampleWeighter):
         resume: ``"auto"``, ``True`` or ``False``: what to do with weighting
             state already on the model (see
             :class:`keras_mr.mr.sample_weighter.SampleWeighter`).
+
+        **kwargs: shorthand for the loss pass's options:
+            ``per_example_loss_fn`` (``fn(model, x, y) -> (B,)``, e.g. adversarial
+            losses; default: the compiled loss with ``reduction=None``) and
+            ``eval_training_mode`` (call the model with ``training=True`` in the pass),
+            i.e. ``loss_source=keras_mr.mr.LossPass(per_example_loss_fn, training)``.
 
     Example:
 
@@ -104,7 +105,6 @@ class MRSampleWeighter(SampleWeighter):
     """
 
     log_prefix = "mr_"
-    needs_losses = True
 
     def __init__(
         self,
@@ -114,13 +114,15 @@ class MRSampleWeighter(SampleWeighter):
         history_mode="rescale",
         update_every=None,
         loss_source="eval",
-        per_example_loss_fn=None,
-        eval_training_mode=False,
         noise_mask=None,
         name="mr_sample_weighter",
         verbose="auto",
         resume="auto",
+        **kwargs,
     ):
+        unknown = set(kwargs) - {"per_example_loss_fn", "eval_training_mode"}
+        if unknown:
+            raise TypeError(f"MRSampleWeighter got unexpected keyword arguments {sorted(unknown)}.")
         super().__init__(
             update_every=update_every,
             noise_mask=noise_mask,
@@ -128,7 +130,7 @@ class MRSampleWeighter(SampleWeighter):
             verbose=verbose,
             resume=resume,
         )
-        self.eta = _check_eta(eta)
+        self.eta = check_eta(eta)
         if max_weight is not None and (not np.isscalar(max_weight) or not max_weight > 0):
             raise ValueError(
                 f"`max_weight` must be None or a number in (0, 1], got {max_weight!r}."
@@ -144,22 +146,23 @@ class MRSampleWeighter(SampleWeighter):
                 f"`history_mode` must be 'rescale' or 'accumulate', got {history_mode!r}."
             )
         self.history_mode = history_mode
-        if loss_source not in ("eval", "train"):
-            raise ValueError(f"`loss_source` must be 'eval' or 'train', got {loss_source!r}.")
-        if loss_source == "train":
-            require_tensorflow(
-                "loss_source='train' (use loss_source='eval' on other backends)", backend=True
-            )
-        self.loss_source = loss_source
-        self.per_example_loss_fn = per_example_loss_fn
-        self.eval_training_mode = bool(eval_training_mode)
-        self._loss_pass = None
+        self.loss_source_object = get_loss_source(loss_source, **kwargs)
+        self.loss_source = self.loss_source_object.name
         self._current_eta = self.eta
 
     # --------------------------------------------------------------- losses
     @property
     def records_losses(self):
-        return self.loss_source == "train"
+        return self.loss_source_object.records_losses
+
+    @property
+    def needs_eval_data(self):
+        return self.loss_source_object.needs_eval_data
+
+    @property
+    def _loss_pass(self):
+        """The compiled :class:`~keras_mr.pipeline.loss_pass.PerExampleLossPass` (or None)."""
+        return getattr(self.loss_source_object, "_pass", None)
 
     def _check_num_examples(self, num_examples):
         if self.max_weight is not None and self.max_weight * num_examples < 1 - 1e-9:
@@ -170,61 +173,16 @@ class MRSampleWeighter(SampleWeighter):
             )
 
     def set_model(self, model):
-        if self.loss_source == "train" and self.per_example_loss_fn is not None:
-            raise ValueError(
-                "`per_example_loss_fn` is only used by the loss pass; with loss_source='train' "
-                "the compiled loss of the training step is recorded."
-            )
         super().set_model(model)
-        self._loss_pass = None
+        self.loss_source_object.bind(self, model)
 
     def _on_train_begin(self):
-        if self.loss_source != "train":
-            return
-        from keras_mr.pipeline.training_losses import LossRecorder
-        from keras_mr.pipeline.training_losses import set_loss_recorder
-
-        model = self.model
-        if not getattr(type(model), "records_training_losses", False):
-            raise TypeError(
-                f"loss_source='train' needs a model that records its per-example training "
-                f"losses, and {type(model).__name__} does not. Wrap it: "
-                "`model = keras_mr.TrainingLossModel(model)` (then compile and fit that), "
-                "subclass `keras_mr.TrainingLossMixin`, or use loss_source='eval'."
-            )
-        state = self._state
-        set_loss_recorder(model, LossRecorder(state.loss_sum, state.loss_count))
+        self.loss_source_object.begin_training(self, self.model)
 
     def _collect_losses(self):
-        state = self._state
-        if self.loss_source == "train":
-            total = np.asarray(state.loss_sum.numpy(), dtype=np.float64)
-            count = np.asarray(state.loss_count.numpy(), dtype=np.float64)
-            state.loss_sum.assign(np.zeros(self.num_examples, np.float32))
-            state.loss_count.assign(np.zeros(self.num_examples, np.float32))
-            seen = count > 0
-            if not seen.any():
-                raise ValueError(
-                    "loss_source='train' recorded no training loss since the last update: "
-                    f"the train_step of {type(self.model).__name__} does not hand its "
-                    "per-example losses to MR (e.g. it trains on mixed examples). Use "
-                    "loss_source='eval', or call keras_mr.pipeline.training_losses."
-                    "record_training_losses(self, index, per_example_loss) in train_step."
-                )
-            losses = np.where(seen, total / np.maximum(count, 1.0), 0.0)
-        else:
-            if self._loss_pass is None:
-                fn = resolve_per_example_loss(self.model, self.per_example_loss_fn)
-                self._loss_pass = PerExampleLossPass(self.model, fn, self.eval_training_mode)
-            losses, seen = self._loss_pass(
-                self._eval_dataset, self.num_examples, verbose=self._show_progress()
-            )
-            if not np.all(seen):
-                raise ValueError(
-                    f"The loss pass saw {int(seen.sum())} of {self.num_examples} examples: "
-                    "`eval_data` must contain every training example index once."
-                )
+        losses, seen = self.loss_source_object.collect(self)
         if not np.all(seen):
+            state = self._state
             last = np.asarray(state.last_loss.numpy(), dtype=np.float64)
             has = np.asarray(state.has_loss.numpy()) > 0
             fallback = np.where(has, last, losses[seen].mean() if seen.any() else 0.0)
@@ -235,7 +193,7 @@ class MRSampleWeighter(SampleWeighter):
     def _eta_for(self, epoch):
         if self.eta_schedule is None:
             return self.eta
-        return _check_eta(self.eta_schedule(epoch), name="eta_schedule(epoch)")
+        return check_eta(self.eta_schedule(epoch), name="eta_schedule(epoch)")
 
     def _new_log_weights(self, update_index, epoch):
         state = self._state
@@ -271,7 +229,7 @@ class MRSampleWeighter(SampleWeighter):
                 else keras.saving.serialize_keras_object(self.eta_schedule),
                 "history_mode": self.history_mode,
                 "loss_source": self.loss_source,
-                "eval_training_mode": self.eval_training_mode,
+                **self.loss_source_object.get_config(),
             }
         )
         return config

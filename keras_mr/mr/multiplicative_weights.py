@@ -17,7 +17,16 @@ Keras backend and on the host next to a ``tf.data`` pipeline.
 import numpy as np
 
 
-def _check_eta(eta, name="eta"):
+def check_eta(eta, name="eta"):
+    """Returns ``eta`` as a float, or raises a ``ValueError`` naming ``name``.
+
+    Args:
+        eta: the MW step size; must be a finite number ``> 0``.
+        name: the argument's name in the error message.
+
+    Returns:
+        ``float(eta)``.
+    """
     if not np.isscalar(eta) or not np.isfinite(eta) or eta <= 0:
         raise ValueError(
             f"`{name}` must be a finite number > 0 (the MW step size), got {eta!r}. "
@@ -56,7 +65,7 @@ def mw_log_weights(cumulative_loss, eta):
     >>> np.exp(mw_log_weights(np.array([0.0, np.log(3.0)]), eta=1.0))
     array([0.75, 0.25])
     """
-    eta = _check_eta(eta)
+    eta = check_eta(eta)
     cumulative_loss = np.asarray(cumulative_loss, dtype=np.float64)
     if cumulative_loss.ndim != 1:
         raise ValueError(
@@ -86,7 +95,7 @@ def mw_update(cumulative_loss, losses, eta, history_mode="rescale", scaled_histo
     Returns:
         Tuple ``(log_p, cumulative_loss, scaled_history)`` of float64 arrays.
     """
-    eta = _check_eta(eta)
+    eta = check_eta(eta)
     losses = np.asarray(losses, dtype=np.float64)
     _check_finite(losses, "losses")
     if cumulative_loss is None:

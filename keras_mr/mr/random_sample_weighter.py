@@ -23,13 +23,11 @@ class RandomSampleWeighter(SampleWeighter):
 
     Args:
         seed: base seed (``None``: not reproducible).
-        update_every: ``None`` = redraw after every epoch; ``k`` = every ``k`` steps.
-        noise_mask: optional boolean ``(N,)`` of known-noisy examples (logs).
         name: name of the state attached to the model.
-        verbose: ``"auto"`` (follow ``fit(verbose=...)``), ``1`` or ``0``: progress
-            bar of the loss pass and one line per update.
-        resume: ``"auto"``, ``True`` or ``False`` (see
-            :class:`keras_mr.mr.sample_weighter.SampleWeighter`).
+        **kwargs: the arguments of :class:`keras_mr.mr.sample_weighter.SampleWeighter`:
+            ``update_every`` (``None`` = redraw after every epoch; ``k`` = every ``k``
+            steps), ``noise_mask`` (boolean ``(N,)`` of known-noisy examples, for the
+            logs), ``verbose`` and ``resume``.
 
     Example:
 
@@ -42,22 +40,8 @@ class RandomSampleWeighter(SampleWeighter):
 
     log_prefix = "rw_"
 
-    def __init__(
-        self,
-        seed=None,
-        update_every=None,
-        noise_mask=None,
-        name="random_sample_weighter",
-        verbose="auto",
-        resume="auto",
-    ):
-        super().__init__(
-            update_every=update_every,
-            noise_mask=noise_mask,
-            name=name,
-            verbose=verbose,
-            resume=resume,
-        )
+    def __init__(self, seed=None, name="random_sample_weighter", **kwargs):
+        super().__init__(name=name, **kwargs)
         self.seed = seed
 
     def _new_log_weights(self, update_index, epoch):

@@ -22,20 +22,16 @@ saves the updated state.
 Subclasses implement :meth:`SampleWeighter._new_log_weights`.
 """
 
-import warnings
-import weakref
-
 import keras
 import numpy as np
 
+from keras_mr.mr import fit_checks
+from keras_mr.mr.weight_stats import normalized_weights
 from keras_mr.mr.weight_stats import weight_statistics
-from keras_mr.mr.weighter_state import WeighterState
-from keras_mr.mr.weighter_state import attach_state_layer
-
-# model -> {weighter name: weighter} of the weighters in a running fit().
-_ACTIVE = weakref.WeakKeyDictionary()
-
-_RESUME_VALUES = ("auto", True, False)
+from keras_mr.mr.weighter_state import bind_weighter_state
+from keras_mr.mr.weighter_state import claim_weighter_name
+from keras_mr.mr.weighter_state import release_weighter_name
+from keras_mr.pipeline.per_example_loss import check_label_range
 
 
 class SampleWeighter(keras.callbacks.Callback):
@@ -66,9 +62,9 @@ class SampleWeighter(keras.callbacks.Callback):
     """
 
     log_prefix = "w_"
-    needs_losses = False
+    # Overridden by weighters that need per-example losses (MRSampleWeighter).
+    needs_eval_data = False
     records_losses = False
-    loss_source = None
 
     def __init__(
         self,
@@ -79,19 +75,7 @@ class SampleWeighter(keras.callbacks.Callback):
         resume="auto",
     ):
         super().__init__()
-        if update_every is not None and (
-            isinstance(update_every, bool)
-            or not isinstance(update_every, (int, np.integer))
-            or update_every < 1
-        ):
-            raise ValueError(
-                "`update_every` must be None (once per epoch) or a positive number of steps, "
-                f"got {update_every!r}."
-            )
-        if not any(resume is v for v in _RESUME_VALUES) and resume != "auto":
-            raise ValueError(f"`resume` must be 'auto', True or False, got {resume!r}.")
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"`name` must be a non-empty string, got {name!r}.")
+        fit_checks.check_weighter_arguments(update_every, resume, name)
         self.update_every = None if update_every is None else int(update_every)
         self.noise_mask = None if noise_mask is None else np.asarray(noise_mask, dtype=bool)
         self.name = name
@@ -119,7 +103,6 @@ class SampleWeighter(keras.callbacks.Callback):
         self._lookups_at_epoch_begin = 0
         self._ess_warned = False
 
-    # ------------------------------------------------------------------ data
     def attach(
         self,
         x,
@@ -179,22 +162,16 @@ class SampleWeighter(keras.callbacks.Callback):
         >>> train_ds = weighter.attach(x_train, y_train, batch_size=128)
         >>> model.fit(train_ds, epochs=10, shuffle=False, callbacks=[weighter])  # doctest: +SKIP
         """
+        from keras_mr.pipeline.weighted_pipeline import PipelineOptions
         from keras_mr.pipeline.weighted_pipeline import build_weighted_pipeline
 
+        arguments = locals()
+        options = PipelineOptions(**{k: arguments[k] for k in PipelineOptions._fields})
         pipeline = build_weighted_pipeline(
             x,
             y,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            seed=seed,
-            augment=augment,
-            cache=cache,
-            eval_data=eval_data,
-            eval_batch_size=eval_batch_size,
-            num_examples=num_examples,
-            drop_remainder=drop_remainder,
-            class_weight=class_weight,
-            needs_eval_data=self.needs_losses and self.loss_source == "eval",
+            options,
+            needs_eval_data=self.needs_eval_data,
             with_index=self.records_losses,
         )
         n = pipeline.num_examples
@@ -215,17 +192,22 @@ class SampleWeighter(keras.callbacks.Callback):
     def _check_num_examples(self, num_examples):
         """Hook for subclasses: validate arguments that depend on ``N``."""
 
-    # ----------------------------------------------------------------- state
-    @property
-    def weights(self):
-        """Current distribution ``p`` over the ``N`` examples (NumPy float64, sums to 1)."""
+    def example_weights(self):
+        """Current distribution ``p`` over the ``N`` attached examples.
+
+        Returns:
+            NumPy float64 ``(N,)``, non-negative, summing to 1 (uniform before the
+            first update).
+        """
         self._require_attached()
         if self._state is None:
             return np.full(self.num_examples, 1.0 / self.num_examples)
-        log_p = np.asarray(self._state.log_weights.numpy(), dtype=np.float64)
-        log_p = log_p - np.max(log_p)
-        p = np.exp(log_p)
-        return p / p.sum()
+        return normalized_weights(self._state.log_weights.numpy())
+
+    @property
+    def weights(self):
+        """``example_weights()`` as a property."""
+        return self.example_weights()
 
     @property
     def num_updates(self):
@@ -233,15 +215,27 @@ class SampleWeighter(keras.callbacks.Callback):
         return 0 if self._state is None else int(self._state.updates.numpy())
 
     def _require_attached(self):
-        if self._table is None:
-            raise ValueError(
-                f"{type(self).__name__} has no training data: build the training dataset with "
-                "`train_ds = weighter.attach(x, y, batch_size=...)` and pass it to "
-                "`model.fit(train_ds, shuffle=False, callbacks=[weighter])`."
-            )
+        fit_checks.check_attached(self, self._table is not None)
 
-    def _state_attr(self):
+    @property
+    def state_attribute(self):
+        """Name of the model attribute that holds this weighter's state layer."""
         return "_keras_mr_" + self.name
+
+    @property
+    def shuffle_seed(self):
+        """Seed of the shuffle order (drawn or given at ``attach``; saved in the state)."""
+        return self._seed
+
+    @property
+    def state(self):
+        """The :class:`~keras_mr.mr.weighter_state.WeighterState` on the model, or ``None``."""
+        return self._state
+
+    @property
+    def eval_dataset(self):
+        """The batched ``(x, y, index)`` view of the training set the loss pass reads."""
+        return self._eval_dataset
 
     def set_model(self, model):
         """Attaches the weighting state to ``model`` (Keras calls this in ``fit``).
@@ -259,44 +253,7 @@ class SampleWeighter(keras.callbacks.Callback):
             self._ensure_state()
 
     def _ensure_state(self):
-        model = self.model
-        attr = self._state_attr()
-        state = getattr(model, attr, None)
-        owner = None if state is None else getattr(state, "_keras_mr_owner", lambda: None)()
-        if state is not None and state.num_examples != self.num_examples:
-            if self.resume is not False and state.has_history():
-                raise ValueError(
-                    f"The model carries the state of a weighter named '{self.name}' for "
-                    f"{state.num_examples} examples, but {self.num_examples} were attached. "
-                    "Give this weighter another `name`, or pass `resume=False` to replace it."
-                )
-            state = None
-        if state is not None and owner is not self:
-            if self.resume is False:
-                state.reset(self._seed)
-            elif self.resume == "auto" and state.has_history():
-                raise ValueError(
-                    f"The model already carries the history of another weighter named "
-                    f"'{self.name}' ({int(state.updates.numpy())} updates). Pass "
-                    f"`{type(self).__name__}(..., resume=True)` to continue that history, "
-                    "`resume=False` to start from uniform weights, or give this weighter "
-                    "another `name`."
-                )
-        if state is None:
-            strategy = getattr(model, "distribute_strategy", None)
-            if keras.backend.backend() == "tensorflow" and strategy is not None:
-                with strategy.scope():
-                    state = self._new_state()
-            else:
-                state = self._new_state()
-            attach_state_layer(model, attr, state)
-        state._keras_mr_owner = weakref.ref(self)
-        self._state = state
-
-    def _new_state(self):
-        return WeighterState(
-            self.num_examples, seed=self._seed, records_losses=self.records_losses, name=self.name
-        )
+        self._state = bind_weighter_state(self, self.model)
 
     def _sync_backend_state(self):
         """JAX keeps the model's variables in the trainer during an epoch: write them back."""
@@ -304,49 +261,23 @@ class SampleWeighter(keras.callbacks.Callback):
         if sync is not None:
             sync()
 
-    # ------------------------------------------------------------ callbacks
     def on_train_begin(self, logs=None):
         self._require_attached()
         model = self.model
         if self._state is None:
             self._ensure_state()
-        active = _ACTIVE.setdefault(model, {})
-        other = active.get(self.name)
-        if other is not None and other() is not None and other() is not self:
-            raise ValueError(
-                f"Two weighters named '{self.name}' are attached to one model: give each "
-                "a different `name=`."
-            )
-        active[self.name] = weakref.ref(self)
+        claim_weighter_name(model, self)
         out_shape = getattr(model, "output_shape", None) if model.built else None
-        if self._labels is not None and isinstance(out_shape, tuple):
-            from keras_mr.pipeline.per_example_loss import check_label_range
-
-            if not isinstance(self._labels, (dict, list, tuple)):
-                check_label_range(self._labels, out_shape)
+        if isinstance(out_shape, tuple) and not isinstance(
+            self._labels, (type(None), dict, list, tuple)
+        ):
+            check_label_range(self._labels, out_shape)
         spe = int(getattr(model, "steps_per_execution", 1) or 1)
         self._steps_per_execution = spe
-        if self.update_every is not None and self.update_every < spe:
-            raise ValueError(
-                f"`update_every={self.update_every}` is smaller than the model's "
-                f"steps_per_execution={spe}: weights can only change between executions. "
-                f"Use update_every >= {spe} (a multiple of it updates exactly every "
-                "update_every steps)."
-            )
-        steps = (self.params or {}).get("steps")
-        if (
-            self.update_every is None
-            and steps is not None
-            and self.steps_per_epoch is not None
-            and steps != self.steps_per_epoch
-        ):
-            raise ValueError(
-                f"fit() runs {steps} steps per epoch but the attached data has "
-                f"{self.steps_per_epoch} batches: the dataset was repeat()ed after attach() or "
-                "`steps_per_epoch` was given, so epochs and weight updates would not line up "
-                "(and prefetched batches would carry stale weights). Pass attach()'s result "
-                "to fit() as it is, without steps_per_epoch, or use `update_every=` steps."
-            )
+        fit_checks.check_update_every(self.update_every, spe)
+        fit_checks.check_steps_per_epoch(
+            (self.params or {}).get("steps"), self.steps_per_epoch, self.update_every
+        )
         self._reset_run_counters()
         self._on_train_begin()
 
@@ -354,23 +285,13 @@ class SampleWeighter(keras.callbacks.Callback):
         """Hook for subclasses."""
 
     def on_train_end(self, logs=None):
-        active = _ACTIVE.get(self.model, {})
-        ref = active.get(self.name)
-        if ref is not None and ref() is self:
-            del active[self.name]
+        release_weighter_name(self.model, self)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._sync_backend_state()
         state = self._state
-        if self._first_epoch and epoch > 0 and self.resume is not False and not state.has_history():
-            raise ValueError(
-                f"fit() starts at epoch {epoch} but {type(self).__name__} '{self.name}' has no "
-                "history: the model's weights were restored without the weighting state. "
-                "Call `weighter.set_model(model)` before `model.load_weights(path)` (or use "
-                "keras.callbacks.BackupAndRestore) so the state is loaded too; to start the "
-                f"weighting afresh at epoch {epoch}, pass `{type(self).__name__}(..., "
-                "resume=False)`."
-            )
+        if self._first_epoch and self.resume is not False:
+            fit_checks.check_resumed_history(self, epoch, state.has_history())
         if self._first_epoch:
             # Read after every on_train_begin: BackupAndRestore restores the state there.
             self._host_steps = int(state.steps.numpy())
@@ -387,17 +308,12 @@ class SampleWeighter(keras.callbacks.Callback):
         self._batch_begin = batch
 
     def on_train_batch_end(self, batch, logs=None):
-        # Keras >= 3.9 passes the last step of the execution (the first to
-        # on_train_batch_begin); Keras 3.8 passes the first step to both.
-        # Either reports a full execution even when the epoch's last one is
-        # shorter, hence the clamp.
-        spe = getattr(self, "_steps_per_execution", 1)
-        if spe > 1 and batch == getattr(self, "_batch_begin", None):
-            steps_done = int(batch) + spe
-        else:
-            steps_done = int(batch) + 1
-        if self.steps_per_epoch is not None:
-            steps_done = min(steps_done, self.steps_per_epoch)
+        steps_done = fit_checks.steps_done_after_batch(
+            batch,
+            getattr(self, "_batch_begin", None),
+            getattr(self, "_steps_per_execution", 1),
+            self.steps_per_epoch,
+        )
         self._host_steps += max(steps_done - self._epoch_steps, 0)
         self._epoch_steps = steps_done
         if self.update_every is not None:
@@ -429,7 +345,6 @@ class SampleWeighter(keras.callbacks.Callback):
         if logs is not None:
             logs.update({self.log_prefix + k: v for k, v in self._last_stats.items()})
 
-    # --------------------------------------------------------------- update
     def _update(self, epoch):
         state = self._state
         index = int(state.updates.numpy())
@@ -441,29 +356,19 @@ class SampleWeighter(keras.callbacks.Callback):
         self._last_stats = weight_statistics(p, self.noise_mask)
         self._last_stats.update(self._extra_stats())
         self._warn_if_collapsed(p)
-        if self._show_progress():
+        if self.show_progress():
             msg = ", ".join(f"{k}={v:.4g}" for k, v in self._last_stats.items())
             print(f"{type(self).__name__} update {index + 1}: {msg}")
 
-    def _show_progress(self):
+    def show_progress(self):
         """Progress output: ``verbose=1``, or ``"auto"`` with Keras' ``fit(verbose=1)``."""
         if self.verbose == "auto":
             return (self.params or {}).get("verbose", 0) in (1, "auto")
         return bool(self.verbose)
 
     def _warn_if_collapsed(self, p):
-        n = self.num_examples
-        ess = 1.0 / float(np.sum(p * p))
-        if not self._ess_warned and n >= 20 and ess < max(10.0, 0.01 * n):
-            self._ess_warned = True
-            warnings.warn(
-                f"{type(self).__name__}: the weights concentrate on about {ess:.1f} of {n} "
-                f"examples (effective sample size {ess:.1f}); training then sees almost no "
-                "data. The step size is probably too large: lower `eta` or cap the weights "
-                "with `max_weight=`.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        if not self._ess_warned:
+            self._ess_warned = fit_checks.warn_if_collapsed(type(self).__name__, p)
 
     def _extra_stats(self):
         return {}
@@ -477,26 +382,8 @@ class SampleWeighter(keras.callbacks.Callback):
 
     def _check_pipeline(self):
         lookups = int(self._counter.numpy()) - self._lookups_at_epoch_begin
-        steps = self._epoch_steps
-        if steps == 0:
-            return
-        if lookups == 0:
-            raise ValueError(
-                "No batch of this epoch went through the weight lookup: the dataset passed to "
-                "fit() is not the one returned by `attach()`, or it was cached after attach() "
-                "(then the weights are frozen). Apply cache()/shuffle() before attach() (or use "
-                "attach(..., cache=True)) and pass attach()'s result to fit()."
-            )
-        if lookups > steps and self.update_every is None:
-            raise ValueError(
-                f"{lookups} batches were looked up for {steps} training steps this epoch: "
-                "the pipeline was repeat()ed after attach() (or fit() was given a "
-                "steps_per_epoch shorter than the dataset), so prefetched batches carry stale "
-                "weights into the next epoch. Do not call repeat() on the dataset returned by "
-                "attach() and let Keras iterate it once per epoch, or use `update_every=` steps."
-            )
+        fit_checks.check_lookups(lookups, self._epoch_steps, self.update_every)
 
-    # ---------------------------------------------------------------- config
     def get_config(self):
         return {
             "update_every": self.update_every,

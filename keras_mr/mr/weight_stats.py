@@ -42,3 +42,24 @@ def weight_statistics(p, noise_mask=None):
             )
         stats["noisy_mass"] = float(p[mask].sum())
     return stats
+
+
+def normalized_weights(log_weights):
+    """The distribution ``p = softmax(log_weights)``, computed stably in float64.
+
+    Args:
+        log_weights: array ``(N,)`` of unnormalised log-weights (``-inf`` allowed,
+            not all).
+
+    Returns:
+        NumPy float64 ``(N,)`` summing to 1.
+
+    Example:
+
+    >>> import numpy as np
+    >>> normalized_weights(np.log([2.0, 1.0, 1.0]))
+    array([0.5 , 0.25, 0.25])
+    """
+    log_p = np.asarray(log_weights, dtype=np.float64)
+    p = np.exp(log_p - np.max(log_p))
+    return p / p.sum()

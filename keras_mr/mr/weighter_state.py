@@ -1,7 +1,13 @@
 """WeighterState: a weighter's state as Keras variables saved with the model."""
 
+import contextlib
+import weakref
+
 import keras
 import numpy as np
+
+# model -> {weighter name: weighter} of the weighters in a running fit().
+_ACTIVE = weakref.WeakKeyDictionary()
 
 
 class WeighterState(keras.layers.Layer):
@@ -91,3 +97,80 @@ def attach_state_layer(model, attr, layer):
     finally:
         if locked:
             tracker.lock()
+
+
+def bind_weighter_state(weighter, model):
+    """Finds or creates ``weighter``'s state on ``model`` and returns it.
+
+    Applies the weighter's ``resume`` policy (see
+    :class:`keras_mr.mr.sample_weighter.SampleWeighter`): state left by this weighter, or
+    restored into it, is continued; another weighter's history is continued only with
+    ``resume=True``; ``resume=False`` starts afresh.  New state is created in the model's
+    distribution strategy scope and attached with :func:`attach_state_layer`.
+
+    Args:
+        weighter: the attached ``SampleWeighter``.
+        model: the Keras model.
+
+    Returns:
+        The :class:`WeighterState`.
+    """
+    attr = weighter.state_attribute
+    state = getattr(model, attr, None)
+    owner = None if state is None else getattr(state, "_keras_mr_owner", lambda: None)()
+    if state is not None and state.num_examples != weighter.num_examples:
+        if weighter.resume is not False and state.has_history():
+            raise ValueError(
+                f"The model carries the state of a weighter named '{weighter.name}' for "
+                f"{state.num_examples} examples, but {weighter.num_examples} were attached. "
+                "Give this weighter another `name`, or pass `resume=False` to replace it."
+            )
+        state = None
+    if state is not None and owner is not weighter:
+        if weighter.resume is False:
+            state.reset(weighter.shuffle_seed)
+        elif weighter.resume == "auto" and state.has_history():
+            raise ValueError(
+                f"The model already carries the history of another weighter named "
+                f"'{weighter.name}' ({int(state.updates.numpy())} updates). Pass "
+                f"`{type(weighter).__name__}(..., resume=True)` to continue that history, "
+                "`resume=False` to start from uniform weights, or give this weighter "
+                "another `name`."
+            )
+    if state is None:
+        strategy = getattr(model, "distribute_strategy", None)
+        use_scope = keras.backend.backend() == "tensorflow" and strategy is not None
+        with strategy.scope() if use_scope else contextlib.nullcontext():
+            state = WeighterState(
+                weighter.num_examples,
+                seed=weighter.shuffle_seed,
+                records_losses=weighter.records_losses,
+                name=weighter.name,
+            )
+        attach_state_layer(model, attr, state)
+    state._keras_mr_owner = weakref.ref(weighter)
+    return state
+
+
+def claim_weighter_name(model, weighter):
+    """Registers ``weighter`` as the running weighter of its name on ``model``.
+
+    Raises:
+        ValueError: another live weighter of the same name runs on ``model``.
+    """
+    active = _ACTIVE.setdefault(model, {})
+    other = active.get(weighter.name)
+    if other is not None and other() is not None and other() is not weighter:
+        raise ValueError(
+            f"Two weighters named '{weighter.name}' are attached to one model: give each "
+            "a different `name=`."
+        )
+    active[weighter.name] = weakref.ref(weighter)
+
+
+def release_weighter_name(model, weighter):
+    """Undoes :func:`claim_weighter_name` (at the end of ``fit``)."""
+    active = _ACTIVE.get(model, {})
+    ref = active.get(weighter.name)
+    if ref is not None and ref() is weighter:
+        del active[weighter.name]

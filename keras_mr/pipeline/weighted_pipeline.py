@@ -41,26 +41,28 @@ def is_generator_like(x):
     )
 
 
-def build_weighted_pipeline(
-    x,
-    y=None,
-    *,
-    batch_size=None,
-    shuffle=True,
-    seed=None,
-    augment=None,
-    cache=False,
-    eval_data=None,
-    eval_batch_size=None,
-    num_examples=None,
-    drop_remainder=False,
-    class_weight=None,
-    needs_eval_data=True,
-    with_index=False,
-):
-    """Builds the weighted pipeline; arguments as :meth:`SampleWeighter.attach`.
+class PipelineOptions(NamedTuple):
+    """The options of ``SampleWeighter.attach`` (documented there), as one value."""
+
+    batch_size: Any = None
+    shuffle: bool = True
+    seed: Any = None
+    augment: Any = None
+    cache: bool = False
+    eval_data: Any = None
+    eval_batch_size: Any = None
+    num_examples: Any = None
+    drop_remainder: bool = False
+    class_weight: Any = None
+
+
+def build_weighted_pipeline(x, y=None, options=None, *, needs_eval_data, with_index):
+    """Builds the weighted pipeline of ``SampleWeighter.attach``.
 
     Args:
+        x: training inputs or an indexed ``tf.data.Dataset`` (see ``attach``).
+        y: labels when ``x`` is arrays.
+        options: :class:`PipelineOptions` (default: all defaults).
         needs_eval_data: a batched dataset without ``eval_data`` is an error
             (the loss pass needs an unshuffled view).
         with_index: batches carry ``{"weight", "index"}`` sample weights.
@@ -68,6 +70,18 @@ def build_weighted_pipeline(
     Returns:
         A :class:`WeightedPipeline`.
     """
+    (
+        batch_size,
+        shuffle,
+        seed,
+        augment,
+        cache,
+        eval_data,
+        eval_batch_size,
+        num_examples,
+        drop_remainder,
+        class_weight,
+    ) = options or PipelineOptions()
     tf = require_tensorflow("SampleWeighter.attach")
 
     if is_generator_like(x):
