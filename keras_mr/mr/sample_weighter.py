@@ -158,9 +158,15 @@ class SampleWeighter(keras.callbacks.Callback):
 
         Example:
 
+        >>> import numpy as np, keras_mr
+        >>> x_train = np.random.rand(100, 4).astype("float32")
+        >>> y_train = np.random.randint(0, 3, size=100)
         >>> weighter = keras_mr.MRSampleWeighter(eta=0.01)
-        >>> train_ds = weighter.attach(x_train, y_train, batch_size=128)
-        >>> model.fit(train_ds, epochs=10, shuffle=False, callbacks=[weighter])  # doctest: +SKIP
+        >>> train_ds = weighter.attach(x_train, y_train, batch_size=32)
+        >>> weighter.num_examples, weighter.steps_per_epoch
+        (100, 4)
+
+        Then ``model.fit(train_ds, epochs=10, shuffle=False, callbacks=[weighter])``.
         """
         from keras_mr.pipeline.weighted_pipeline import PipelineOptions
         from keras_mr.pipeline.weighted_pipeline import build_weighted_pipeline

@@ -183,6 +183,7 @@ def indexed_dataset(x, y):
 
     Example:
 
+    >>> import numpy as np, keras_mr
     >>> ds = keras_mr.indexed_dataset(np.zeros((3, 2)), np.array([0, 1, 1]))
     >>> [int(i) for _, _, i in ds]
     [0, 1, 2]
