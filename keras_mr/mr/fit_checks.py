@@ -28,6 +28,14 @@ def check_weighter_arguments(update_every, resume, name):
         raise ValueError(f"`name` must be a non-empty string, got {name!r}.")
 
 
+def check_noise_mask(noise_mask, num_examples):
+    """``noise_mask`` (if any) has one entry per attached example."""
+    if noise_mask is not None and noise_mask.shape != (num_examples,):
+        raise ValueError(
+            f"`noise_mask` has shape {noise_mask.shape} but {num_examples} examples were attached."
+        )
+
+
 def check_attached(weighter, attached):
     """The weighter's data must come from its ``attach()``."""
     if not attached:

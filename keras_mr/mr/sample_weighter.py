@@ -38,26 +38,18 @@ class SampleWeighter(keras.callbacks.Callback):
     """Base class of callbacks that reweight training examples.
 
     Args:
-        update_every: ``None`` (default) updates the weights after every epoch,
-            an integer ``k`` every ``k`` training steps instead (e.g. half an
-            epoch, as the MR paper does on Clothing1M).  ``k`` must be at least
-            the model's ``steps_per_execution`` (weights can only change
-            between executions); an update falls on the first execution
-            boundary at or after every multiple of ``k`` steps, so ``S`` steps
-            give exactly ``floor(S / k)`` updates.
+        update_every: ``None`` (default): update after every epoch; ``k``: every ``k``
+            training steps (e.g. half an epoch, as the MR paper on Clothing1M), with
+            ``k >= steps_per_execution``; ``S`` steps give ``floor(S / k)`` updates.
         noise_mask: optional boolean array ``(N,)`` marking examples known to
             be mislabelled; adds ``<prefix>noisy_mass`` to the logs.
         name: name of the state layer attached to the model; two weighters on
             one model need different names.
-        resume: what to do with weighting state already on the model.
-            ``"auto"`` (default): continue the state this weighter created, or
-            one restored into it (``BackupAndRestore``, ``load_weights`` after
-            ``weighter.set_model(model)``); raise a ``ValueError`` if the model
-            carries the history of *another* weighter of the same name, or if
-            ``fit`` starts at an epoch > 0 with no history (weights loaded
-            without the weighting state).  ``True``: continue any state found
-            on the model (inherit another weighter's history).  ``False``:
-            start from uniform weights and no history.
+        resume: weighting state already on the model: ``"auto"`` (default)
+            continues this weighter's own or restored state and raises a
+            ``ValueError`` for another weighter's history or for ``fit`` starting at
+            an epoch > 0 without history; ``True`` continues any state found;
+            ``False`` starts from uniform weights.
         verbose: 1 prints one line per update.
     """
 
@@ -118,6 +110,7 @@ class SampleWeighter(keras.callbacks.Callback):
         num_examples=None,
         drop_remainder=False,
         class_weight=None,
+        pipeline="auto",
     ):
         """Builds the training dataset whose batches carry the current weights.
 
@@ -151,10 +144,15 @@ class SampleWeighter(keras.callbacks.Callback):
                 with sample weights; here the batch-normalised weight of every
                 example is multiplied by the weight of its class (with uniform
                 weights this equals Keras' ``class_weight``).
+            pipeline: ``"auto"`` (default: ``tf.data`` when TensorFlow is installed,
+                else a ``keras.utils.PyDataset``), ``"tf.data"`` or ``"pydataset"``
+                (TensorFlow-free, for the JAX and PyTorch backends; arrays only; see
+                :mod:`keras_mr.pipeline.array_pipeline`).
 
         Returns:
-            A batched ``tf.data.Dataset`` of ``(x, y, sample_weight)`` for
-            ``model.fit``, weights rescaled to sum to the batch size.
+            A batched ``tf.data.Dataset`` (or ``keras.utils.PyDataset``) of
+            ``(x, y, sample_weight)`` for ``model.fit``, weights rescaled to sum to the
+            batch size.
 
         Example:
 
@@ -181,10 +179,7 @@ class SampleWeighter(keras.callbacks.Callback):
             with_index=self.records_losses,
         )
         n = pipeline.num_examples
-        if self.noise_mask is not None and self.noise_mask.shape != (n,):
-            raise ValueError(
-                f"`noise_mask` has shape {self.noise_mask.shape} but {n} examples were attached."
-            )
+        fit_checks.check_noise_mask(self.noise_mask, n)
         self._check_num_examples(n)
         self.num_examples = n
         self.steps_per_epoch = pipeline.steps_per_epoch

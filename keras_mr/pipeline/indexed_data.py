@@ -30,6 +30,9 @@ dict ``{"weight": (B,) float32, "index": (B,) int32}`` that the model unpacks
 graph is float64 or complex, so it runs on TPUs.
 """
 
+import sys
+
+import keras
 import numpy as np
 
 from keras_mr._internal.backend import LazyTensorFlow
@@ -44,7 +47,13 @@ INDEX_HELP = (
 
 # ----------------------------------------------------------------- checks
 def _leaves(structure):
-    return tf.nest.flatten(structure)
+    return keras.tree.flatten(structure)
+
+
+def is_tf_dataset(obj):
+    """True for a ``tf.data.Dataset`` (without importing TensorFlow when it is absent)."""
+    tf_module = sys.modules.get("tensorflow")
+    return tf_module is not None and isinstance(obj, tf_module.data.Dataset)
 
 
 def num_rows(structure, arg_name):
@@ -75,7 +84,7 @@ def check_arrays(x, y):
         )
     for name, value in (("x", x), ("y", y)):
         for leaf in _leaves(value):
-            if isinstance(leaf, (tf.data.Dataset,)) or not hasattr(leaf, "__len__"):
+            if is_tf_dataset(leaf) or not hasattr(leaf, "__len__"):
                 raise TypeError(
                     f"`{name}` must be arrays (or a nested structure of arrays), got "
                     f"{type(leaf).__name__}. For a keras.utils.PyDataset or a generator, "
@@ -160,10 +169,8 @@ def dataset_size(ds, num_examples=None, arg_name="dataset"):
 
 
 # ---------------------------------------------------------------- sources
-def _standardize_array(a):
+def standardize_array(a):
     """Casts float64 inputs to Keras' float type, as ``model.fit`` does for arrays."""
-    import keras
-
     a = np.asarray(a)
     if a.dtype == np.float64:
         a = a.astype(keras.config.floatx())
@@ -194,7 +201,7 @@ def indexed_dataset(x, y):
             "`ds.enumerate().map(lambda i, xy: (xy[0], xy[1], i))` before shuffling."
         )
     n = check_arrays(x, y)
-    x = tf.nest.map_structure(_standardize_array, x)
+    x = tf.nest.map_structure(standardize_array, x)
     y = tf.nest.map_structure(np.asarray, y)
     return tf.data.Dataset.from_tensor_slices((x, y, np.arange(n, dtype=np.int32)))
 
@@ -210,7 +217,7 @@ class ArraySource:
     def __init__(self, x, y):
         self.num_examples = check_arrays(x, y)
         with tf.device("/CPU:0"):
-            self.x = tf.nest.map_structure(lambda a: tf.convert_to_tensor(_standardize_array(a)), x)
+            self.x = tf.nest.map_structure(lambda a: tf.convert_to_tensor(standardize_array(a)), x)
             self.y = tf.nest.map_structure(lambda a: tf.convert_to_tensor(np.asarray(a)), y)
 
     def _gather(self, ids):

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from keras_mr._internal.backend import require_tensorflow
+from keras_mr.pipeline.indexed_data import is_tf_dataset
 from keras_mr.pipeline.per_example_loss import check_label_range
 
 
@@ -83,7 +84,7 @@ class PerExampleLossPass:
 
     # -------------------------------------------------------------- running
     def _run(self, eval_dataset):
-        if keras.backend.backend() == "tensorflow":
+        if keras.backend.backend() == "tensorflow" and is_tf_dataset(eval_dataset):
             return self._run_tf(eval_dataset)
         idx_parts, loss_parts, label_range = [], [], None
         for x, y, idx in eval_dataset.as_numpy_iterator():

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from keras_mr._internal.backend import require_tensorflow
+from keras_mr.pipeline import array_pipeline
 from keras_mr.pipeline import indexed_data
 
 
@@ -54,6 +55,26 @@ class PipelineOptions(NamedTuple):
     num_examples: Any = None
     drop_remainder: bool = False
     class_weight: Any = None
+    pipeline: str = "auto"
+
+
+PIPELINES = ("auto", "tf.data", "pydataset")
+
+
+def use_pydataset(pipeline):
+    """Whether ``attach(pipeline=...)`` builds the TensorFlow-free ``PyDataset`` pipeline.
+
+    ``"auto"`` uses ``tf.data`` when TensorFlow can be imported, else the ``PyDataset``.
+    """
+    if pipeline not in PIPELINES:
+        raise ValueError(f"`pipeline` must be one of {PIPELINES}, got {pipeline!r}.")
+    if pipeline != "auto":
+        return pipeline == "pydataset"
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return True
+    return False
 
 
 def build_weighted_pipeline(x, y=None, options=None, *, needs_eval_data, with_index):
@@ -81,9 +102,8 @@ def build_weighted_pipeline(x, y=None, options=None, *, needs_eval_data, with_in
         num_examples,
         drop_remainder,
         class_weight,
-    ) = options or PipelineOptions()
-    tf = require_tensorflow("SampleWeighter.attach")
-
+        pipeline,
+    ) = options = options or PipelineOptions()
     if is_generator_like(x):
         raise TypeError(
             f"`x` is a {type(x).__name__}; attach() needs to know which example each "
@@ -98,6 +118,9 @@ def build_weighted_pipeline(x, y=None, options=None, *, needs_eval_data, with_in
         raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
     if augment is not None and not callable(augment):
         raise TypeError(f"`augment` must be callable fn(x) -> x, got {augment!r}.")
+    if use_pydataset(pipeline):
+        return build_array_pipeline(x, y, options, with_index)
+    tf = require_tensorflow("SampleWeighter.attach")
 
     labels = None
     batched_user_pipeline = False
@@ -171,12 +194,46 @@ def build_weighted_pipeline(x, y=None, options=None, *, needs_eval_data, with_in
     return WeightedPipeline(train, eval_data, n, steps_per_epoch, table, counter, key, seed, labels)
 
 
+def build_array_pipeline(x, y, options, with_index):
+    """The TensorFlow-free pipeline (:mod:`keras_mr.pipeline.array_pipeline`) over arrays."""
+    if indexed_data.is_tf_dataset(x) or options.eval_data is not None:
+        raise ValueError(
+            "attach(pipeline='pydataset') takes in-memory arrays `attach(x, y, batch_size=...)`; "
+            "tf.data datasets and `eval_data` need the tf.data pipeline (pipeline='tf.data')."
+        )
+    if options.batch_size is None:
+        raise ValueError("`batch_size` is required when attaching arrays.")
+    n = indexed_data.check_arrays(x, y)
+    batch = int(options.batch_size)
+    steps = n // batch if options.drop_remainder else math.ceil(n / batch)
+    if steps == 0:
+        raise ValueError(f"`drop_remainder=True` with batch_size={batch} > N={n} leaves no batch.")
+    seed = int(np.random.randint(0, 2**31 - 1)) if options.seed is None else int(options.seed)
+    state = (
+        array_pipeline.HostValue(np.ones(n, np.float32)),
+        array_pipeline.HostValue(np.int64(0)),
+        array_pipeline.HostValue(np.array([seed, 0], np.int64)),
+    )
+    train = array_pipeline.WeightedArrayDataset(
+        x, y, options, state, class_weight_values(options.class_weight), with_index
+    )
+    eval_bs = int(options.eval_batch_size or max(256, 4 * batch))
+    eval_data = array_pipeline.ArrayBatches(train.x, train.y, eval_bs)
+    return WeightedPipeline(train, eval_data, n, steps, *state, seed, train.y)
+
+
 def class_weight_table(class_weight):
     """float32 ``(C,)`` tensor from ``{class: weight}`` with keys ``0..C-1``."""
+    values = class_weight_values(class_weight)
+    if values is None:
+        return None
+    return require_tensorflow("SampleWeighter.attach").constant(values)
+
+
+def class_weight_values(class_weight):
+    """float32 ``(C,)`` NumPy array from ``{class: weight}`` with keys ``0..C-1``."""
     if class_weight is None:
         return None
-    tf = require_tensorflow("SampleWeighter.attach")
-
     if not isinstance(class_weight, dict) or not class_weight:
         raise TypeError(
             f"`class_weight` must be a dict {{class index: weight}}, got {class_weight!r}."
@@ -187,4 +244,4 @@ def class_weight_table(class_weight):
     values = np.array([float(class_weight[k]) for k in keys], dtype=np.float32)
     if not np.all(np.isfinite(values)) or np.any(values < 0):
         raise ValueError(f"`class_weight` values must be finite and >= 0, got {values.tolist()}.")
-    return tf.constant(values)
+    return values
