@@ -105,6 +105,8 @@ class PerExampleLossPass:
             bounds = tf.zeros([0], tf.int32)
         else:
             flat = tf.cast(tf.reshape(label, [-1]), tf.int32)
+            # An empty batch (a worker with no data left) gives (INT_MAX, INT_MIN):
+            # neutral in the min/max taken over all batches.
             bounds = tf.stack([tf.reduce_min(flat), tf.reduce_max(flat)])
         return (
             tf.cast(tf.reshape(idx, [-1]), tf.int32),
@@ -125,8 +127,10 @@ class PerExampleLossPass:
 
         @tf.function
         def step(x, y, idx):
+            # gather, not experimental_local_results: under MultiWorkerMirroredStrategy
+            # every worker then gets every replica's share, its own and the others'.
             outs = strategy.run(replica_step, args=(x, y, idx))
-            return [strategy.experimental_local_results(o) for o in outs]
+            return [strategy.gather(o, axis=0) for o in outs]
 
         return step
 
@@ -140,9 +144,9 @@ class PerExampleLossPass:
         try:
             for x, y, idx in strategy.experimental_distribute_dataset(eval_dataset):
                 idx_r, loss_r, bounds_r = self._step(x, y, idx)
-                idx_parts.extend(idx_r)
-                loss_parts.extend(loss_r)
-                bound_parts.extend(bounds_r)
+                idx_parts.append(idx_r)
+                loss_parts.append(loss_r)
+                bound_parts.append(bounds_r)
                 self._tick()
         except tf.errors.InvalidArgumentError:
             # On CPU some losses reject bad labels inside the step (GPUs and
