@@ -56,6 +56,8 @@ from keras_mr.meta import split_meta_set
 from keras_mr.meta import with_meta_batches
 from keras_mr.mr import MRSampleWeighter
 from keras_mr.mr import RandomSampleWeighter
+from keras_mr.mr import estimate_noise_rate
+from keras_mr.mr import find_label_issues
 from keras_mr.mr import mw_log_weights
 from keras_mr.mr import mw_update
 from keras_mr.mr import project_capped_simplex
@@ -80,6 +82,9 @@ __all__ = [
     "rectified_gaussian_weights",
     "weight_statistics",
     "callbacks",
+    # Label issues
+    "estimate_noise_rate",
+    "find_label_issues",
     # Pipeline
     "indexed_dataset",
     "normalize_batch_weights",

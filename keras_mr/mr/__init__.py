@@ -7,12 +7,15 @@ callbacks built on it (:class:`MRSampleWeighter`, :class:`RandomSampleWeighter`,
 
 from keras_mr.mr.capped_simplex import project_capped_simplex
 from keras_mr.mr.capped_simplex import project_capped_simplex_log
+from keras_mr.mr.label_issues import find_label_issues
 from keras_mr.mr.loss_sources import LossPass
 from keras_mr.mr.loss_sources import LossSource
 from keras_mr.mr.loss_sources import TrainingLosses
 from keras_mr.mr.mr_sample_weighter import MRSampleWeighter
 from keras_mr.mr.multiplicative_weights import mw_log_weights
 from keras_mr.mr.multiplicative_weights import mw_update
+from keras_mr.mr.noise_rate import NoiseRateEstimate
+from keras_mr.mr.noise_rate import estimate_noise_rate
 from keras_mr.mr.random_sample_weighter import RandomSampleWeighter
 from keras_mr.mr.random_weighting import rectified_gaussian_weights
 from keras_mr.mr.weight_histogram import WeightHistogram
@@ -25,6 +28,9 @@ __all__ = [
     "MRSampleWeighter",
     "RandomSampleWeighter",
     "WeightHistogram",
+    "NoiseRateEstimate",
+    "estimate_noise_rate",
+    "find_label_issues",
     "mw_log_weights",
     "mw_update",
     "project_capped_simplex",

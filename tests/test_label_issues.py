@@ -1,0 +1,123 @@
+"""Noise-rate estimate and the flagged set of label issues (no oracle k)."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_mr
+from keras_mr.mr.label_issues import find_label_issues
+from keras_mr.mr.noise_rate import estimate_noise_rate
+from keras_mr.mr.noise_rate import fit_two_gaussians
+
+
+def _weights(clean, noisy, seed=0):
+    """MR-like weights exp(-L): log-normal losses, clean ones orders of magnitude lower."""
+    rng = np.random.default_rng(seed)
+    log_losses = np.concatenate([rng.normal(-5.0, 1.0, clean), rng.normal(1.0, 0.3, noisy)])
+    return np.exp(-np.exp(log_losses))
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.3, 0.45])
+def test_mixture_recovers_component_weights_and_means(rate):
+    rng = np.random.default_rng(1)
+    n_noisy = int(rate * 2000)
+    s = np.concatenate([rng.normal(-2.0, 0.6, 2000 - n_noisy), rng.normal(1.0, 0.5, n_noisy)])
+    weights, means, stds, resp = fit_two_gaussians(rng.permutation(s))
+    assert weights[1] == pytest.approx(rate, abs=0.02)
+    assert means == pytest.approx([-2.0, 1.0], abs=0.1)
+    assert stds == pytest.approx([0.6, 0.5], abs=0.1)
+    np.testing.assert_allclose(resp.sum(axis=1), 1.0)
+
+
+def test_noise_rate_overall_and_per_class():
+    rng = np.random.default_rng(2)
+    # class 0: 10% noisy of 500; class 1: 40% noisy of 500
+    w = np.concatenate([_weights(450, 50, seed=3), _weights(300, 200, seed=4)])
+    labels = np.repeat([0, 1], 500)
+    order = rng.permutation(1000)
+    estimate = estimate_noise_rate(w[order], labels[order])
+    assert estimate.noise_rate == pytest.approx(0.25, abs=0.02)
+    assert estimate.per_class[0] == pytest.approx(0.10, abs=0.03)
+    assert estimate.per_class[1] == pytest.approx(0.40, abs=0.03)
+    assert estimate.suspicion.shape == (1000,)
+
+
+def test_flagged_set_size_comes_from_the_estimate():
+    w = _weights(700, 300)
+    mask = find_label_issues(w)
+    assert mask.dtype == bool and mask.shape == (1000,)
+    assert mask.sum() == pytest.approx(300, abs=10)
+    assert mask[700:].mean() > 0.97 and mask[:700].mean() < 0.02
+    assert find_label_issues(w, filter_by="mixture").sum() == pytest.approx(300, abs=10)
+
+
+def test_flagged_set_is_equivariant_to_shuffling():
+    w = _weights(300, 100, seed=5)
+    perm = np.random.default_rng(6).permutation(400)
+    np.testing.assert_array_equal(find_label_issues(w[perm]), find_label_issues(w)[perm])
+
+
+def test_per_class_sizes_explicit_k_threshold_and_ranking():
+    w = np.concatenate([_weights(90, 10, seed=7), _weights(60, 40, seed=8)])
+    labels = np.repeat([0, 1], 100)
+    mask = find_label_issues(w, labels, filter_by="noise_rate_per_class")
+    assert mask[:100].sum() == pytest.approx(10, abs=2)
+    assert mask[100:].sum() == pytest.approx(40, abs=3)
+    top = find_label_issues(w, num_issues=5, return_indices_ranked_by="loss")
+    np.testing.assert_array_equal(top, np.argsort(w, kind="stable")[:5])
+    ranked = find_label_issues(w, threshold=0.9, return_indices_ranked_by="suspicion")
+    suspicion = estimate_noise_rate(w).suspicion
+    assert np.all(suspicion[ranked] > 0.9) and np.all(np.diff(suspicion[ranked]) <= 0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(filter_by="confident_learning"), ValueError),
+        (dict(num_issues=3, threshold=0.5), ValueError),
+        (dict(filter_by="noise_rate_per_class"), ValueError),
+        (dict(return_indices_ranked_by="margin"), ValueError),
+        (dict(num_issues=2.5), TypeError),
+        (dict(threshold=1.0), ValueError),
+    ],
+)
+def test_bad_arguments_raise(kwargs, error):
+    with pytest.raises(error):
+        find_label_issues(_weights(50, 10), **kwargs)
+
+
+def test_random_weights_and_untrained_weighters_are_rejected():
+    with pytest.raises(TypeError, match="random"):
+        find_label_issues(keras_mr.RandomSampleWeighter(seed=0))
+    weighter = keras_mr.MRSampleWeighter()
+    weighter.attach(np.zeros((8, 2), "float32"), np.zeros(8, int), batch_size=4)
+    with pytest.raises(ValueError, match="no update"):
+        find_label_issues(weighter)
+    with pytest.raises(ValueError, match="non-negative"):
+        find_label_issues(np.array([1.0, -1.0, 1.0, 1.0]))
+
+
+@pytest.mark.tf_only
+def test_mr_training_estimates_the_injected_noise_rate_and_flags_the_flipped_labels():
+    rng = np.random.default_rng(0)
+    n = 600
+    y_true = rng.integers(0, 3, size=n)
+    # well-separated classes: the only hard examples are the flipped ones
+    x = (rng.normal(size=(n, 2)) + 6.0 * np.eye(3)[y_true][:, :2]).astype("float32")
+    noisy = rng.permutation(n) < int(0.25 * n)
+    y = np.where(noisy, (y_true + 1 + rng.integers(0, 2, size=n)) % 3, y_true)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((2,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(3)]
+    )
+    model.compile(
+        keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    weighter = keras_mr.MRSampleWeighter(eta=0.5, verbose=0)
+    model.fit(weighter.attach(x, y, batch_size=50, seed=0), epochs=8, shuffle=False, verbose=0,
+              callbacks=[weighter])
+    estimate = estimate_noise_rate(weighter, y)
+    mask = find_label_issues(weighter, y)
+    precision, recall = noisy[mask].mean(), mask[noisy].mean()
+    assert estimate.noise_rate == pytest.approx(0.25, abs=0.04)
+    assert precision > 0.9 and recall > 0.9, (precision, recall)
