@@ -27,8 +27,8 @@ def find_label_issues(
     """Flags the training examples whose labels are likely wrong.
 
     The examples are ranked by their score (MR's latest loss, or ``-log p_i`` for
-    weights; see :mod:`keras_mr.mr.noise_rate`); how many are flagged is decided by ``filter_by`` unless
-    ``num_issues`` or ``threshold`` is given:
+    weights; see :mod:`keras_mr.mr.noise_rate`); how many are flagged is decided by
+    ``filter_by`` unless ``num_issues`` or ``threshold`` is given:
 
     * ``"noise_rate"`` (default): the ``round(rate * N)`` highest-scoring examples, with
       ``rate`` the estimated noise rate;
