@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from keras_mr.mr import auto_tuning
 from keras_mr.mr.capped_simplex import project_capped_simplex_log
 from keras_mr.mr.loss_sources import get_loss_source
 from keras_mr.mr.multiplicative_weights import check_eta
@@ -69,8 +70,12 @@ class MRSampleWeighter(SampleWeighter):
     uninterrupted one (with op determinism on).
 
     Args:
-        eta: MW step size ``> 0`` (the paper uses 0.01 for cross-entropy).
-        max_weight: optional cap kappa on every ``p_i`` (``>= 1/N``).
+        eta: MW step size ``> 0`` (the paper uses 0.01 for cross-entropy), or
+            ``"auto"``: chosen at every update so that the effective sample size moves
+            from ``N`` towards the estimated number of clean examples over five updates
+            (:mod:`keras_mr.mr.auto_tuning`; logs ``mr_noise_rate``).
+        max_weight: optional cap kappa on every ``p_i`` (``>= 1/N``), or ``"auto"``:
+            ``1 / ((1 - r) N)`` with ``r`` the noise rate estimated at each update.
         eta_schedule: optional ``fn(epoch) -> eta`` (0-based epoch of the
             update); replaces ``eta``.
         history_mode: ``"rescale"`` or ``"accumulate"`` (see above).
@@ -130,12 +135,19 @@ class MRSampleWeighter(SampleWeighter):
             verbose=verbose,
             resume=resume,
         )
-        self.eta = check_eta(eta)
-        if max_weight is not None and (not np.isscalar(max_weight) or not max_weight > 0):
+        self.eta = "auto" if isinstance(eta, str) and eta == "auto" else check_eta(eta)
+        if isinstance(max_weight, str):
+            if max_weight != "auto":
+                raise ValueError(
+                    f"`max_weight` must be a number, None or 'auto', got {max_weight!r}."
+                )
+        elif max_weight is not None and (not np.isscalar(max_weight) or not max_weight > 0):
             raise ValueError(
-                f"`max_weight` must be None or a number in (0, 1], got {max_weight!r}."
+                f"`max_weight` must be None, 'auto' or a number in (0, 1], got {max_weight!r}."
             )
-        self.max_weight = None if max_weight is None else float(max_weight)
+        if max_weight is not None and max_weight != "auto":
+            max_weight = float(max_weight)
+        self.max_weight = max_weight
         if eta_schedule is not None and not callable(eta_schedule):
             raise TypeError(
                 f"`eta_schedule` must be callable fn(epoch) -> eta, got {eta_schedule!r}."
@@ -146,9 +158,15 @@ class MRSampleWeighter(SampleWeighter):
                 f"`history_mode` must be 'rescale' or 'accumulate', got {history_mode!r}."
             )
         self.history_mode = history_mode
+        if self.eta == "auto" and (history_mode != "rescale" or eta_schedule is not None):
+            raise ValueError(
+                "eta='auto' chooses eta at every update from the whole history: it needs "
+                "history_mode='rescale' and no eta_schedule."
+            )
         self.loss_source_object = get_loss_source(loss_source, **kwargs)
         self.loss_source = self.loss_source_object.name
-        self._current_eta = self.eta
+        self._current_eta = None
+        self._noise_rate = None
 
     # --------------------------------------------------------------- losses
     @property
@@ -165,7 +183,7 @@ class MRSampleWeighter(SampleWeighter):
         return getattr(self.loss_source_object, "_pass", None)
 
     def _check_num_examples(self, num_examples):
-        if self.max_weight is not None and self.max_weight * num_examples < 1 - 1e-9:
+        if isinstance(self.max_weight, float) and self.max_weight * num_examples < 1 - 1e-9:
             raise ValueError(
                 f"`max_weight={self.max_weight}` is below 1/N = {1.0 / num_examples:.3g} for the "
                 f"{num_examples} attached examples: no distribution satisfies the cap. Use "
@@ -190,7 +208,10 @@ class MRSampleWeighter(SampleWeighter):
         return losses
 
     # --------------------------------------------------------------- update
-    def _eta_for(self, epoch):
+    def _eta_for(self, epoch, cumulative, update_index):
+        if self.eta == "auto":
+            target = auto_tuning.ess_target(self._noise_rate, update_index)
+            return auto_tuning.eta_for_ess(cumulative, target)
         if self.eta_schedule is None:
             return self.eta
         return check_eta(self.eta_schedule(epoch), name="eta_schedule(epoch)")
@@ -198,7 +219,10 @@ class MRSampleWeighter(SampleWeighter):
     def _new_log_weights(self, update_index, epoch):
         state = self._state
         losses = self._collect_losses()
-        eta = self._eta_for(epoch)
+        if "auto" in (self.eta, self.max_weight):
+            self._noise_rate = auto_tuning.noise_rate_from_losses(losses)
+        history = np.asarray(state.cumulative_loss.numpy(), np.float64) + losses
+        eta = self._eta_for(epoch, history, update_index)
         self._current_eta = eta
         log_p, cumulative, scaled = mw_update(
             state.cumulative_loss.numpy(),
@@ -207,8 +231,11 @@ class MRSampleWeighter(SampleWeighter):
             history_mode=self.history_mode,
             scaled_history=state.scaled_history.numpy(),
         )
-        if self.max_weight is not None:
-            log_p = project_capped_simplex_log(log_p, self.max_weight)
+        cap = self.max_weight
+        if cap == "auto":
+            cap = auto_tuning.auto_max_weight(self._noise_rate, self.num_examples)
+        if cap is not None:
+            log_p = project_capped_simplex_log(log_p, cap)
         state.cumulative_loss.assign(np.asarray(cumulative, np.float32))
         state.scaled_history.assign(np.asarray(scaled, np.float32))
         state.last_loss.assign(np.asarray(losses, np.float32))
@@ -216,7 +243,10 @@ class MRSampleWeighter(SampleWeighter):
         return log_p
 
     def _extra_stats(self):
-        return {"eta": float(self._current_eta)}
+        stats = {"eta": float(self._current_eta)}
+        if self._noise_rate is not None:
+            stats["noise_rate"] = self._noise_rate
+        return stats
 
     def get_config(self):
         config = super().get_config()
