@@ -9,7 +9,22 @@ from keras_mr.constrained import cicw
 from keras_mr.constrained import cicw_mixup
 from keras_mr.constrained import ciw
 from keras_mr.constrained import mixup
-from keras_mr.constrained.constrained_reweighting import CIWLoss
+from keras_mr.constrained.ciw_loss import CIWLoss
 from keras_mr.constrained.constrained_reweighting import ConstrainedReweightingModel
+from keras_mr.constrained.mixing import CICWMixup
+from keras_mr.constrained.mixing import WeightedMixup
+from keras_mr.constrained.reweighting import ClassReweighting
+from keras_mr.constrained.reweighting import InstanceReweighting
 
-__all__ = ["CIWLoss", "ConstrainedReweightingModel", "cicw", "cicw_mixup", "ciw", "mixup"]
+__all__ = [
+    "CICWMixup",
+    "CIWLoss",
+    "ClassReweighting",
+    "ConstrainedReweightingModel",
+    "InstanceReweighting",
+    "WeightedMixup",
+    "cicw",
+    "cicw_mixup",
+    "ciw",
+    "mixup",
+]

@@ -30,28 +30,19 @@ partners and ratios given explicitly.
 from keras import ops
 from keras import random
 
+from keras_mr.constrained.mixing_ops import mix
+from keras_mr.constrained.mixing_ops import uniform_partners
+
+__all__ = [
+    "VARIANTS",
+    "cicw_mixup",
+    "mix",
+    "uniform_partners",
+    "weight_ratios",
+    "weighted_partners",
+]
+
 VARIANTS = ("sampling", "ratio", "both")
-
-
-def mix(x, y, partners, ratios):
-    """Convex combination of each example with its partner.
-
-    Args:
-        x: tensor ``(B, ...)`` of inputs.
-        y: tensor ``(B, K)`` of (soft) targets.
-        partners: int tensor ``(B,)`` of partner indices ``j(i)``.
-        ratios: tensor ``(B,)`` of ``lam_i`` in ``[0, 1]``.
-
-    Returns:
-        ``(x_mix, y_mix)`` with ``x_mix[i] = lam_i x[i] + (1 - lam_i) x[j(i)]``.
-    """
-    x = ops.convert_to_tensor(x)
-    y = ops.convert_to_tensor(y)
-    lam_x = ops.cast(ops.reshape(ratios, (-1,) + (1,) * (len(x.shape) - 1)), x.dtype)
-    lam_y = ops.cast(ops.reshape(ratios, (-1,) + (1,) * (len(y.shape) - 1)), y.dtype)
-    xj = ops.take(x, partners, axis=0)
-    yj = ops.take(y, partners, axis=0)
-    return lam_x * x + (1.0 - lam_x) * xj, lam_y * y + (1.0 - lam_y) * yj
 
 
 def weighted_partners(weights, seed=None):
@@ -69,11 +60,6 @@ def weighted_partners(weights, seed=None):
     batch = ops.shape(w)[0]
     draws = random.categorical(ops.tile(logits[None, :], (batch, 1)), 1, seed=seed, dtype="int32")
     return ops.reshape(draws, (-1,))
-
-
-def uniform_partners(batch_size, seed=None):
-    """A uniformly random permutation of ``range(batch_size)`` (int32)."""
-    return ops.cast(random.shuffle(ops.arange(batch_size), seed=seed), "int32")
 
 
 def weight_ratios(weights, partners):
@@ -100,7 +86,12 @@ def cicw_mixup(x, y, weights, variant="both", mixup_alpha=1.0, seed=None):
 
     Example:
 
-    >>> x_mix, y_mix, j, lam = cicw_mixup(x, y_onehot, q, variant="both")
+    >>> import numpy as np
+    >>> x, y_onehot = np.random.rand(4, 3).astype("float32"), np.eye(2)[[0, 1, 0, 1]]
+    >>> q = np.array([0.4, 0.4, 0.2, 0.0], "float32")  # CIW weights
+    >>> x_mix, y_mix, j, lam = cicw_mixup(x, y_onehot, q, variant="both", seed=0)
+    >>> tuple(x_mix.shape), tuple(y_mix.shape), bool((np.asarray(j) != 3).all())
+    ((4, 3), (4, 2), True)
     """
     if variant not in VARIANTS:
         raise ValueError(f"Unknown `variant`={variant!r}; use one of {VARIANTS}.")

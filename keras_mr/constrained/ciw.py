@@ -105,7 +105,8 @@ def _check_temperature(temperature):
         )
 
 
-def _reference(losses, reference):
+def reference_distribution(losses, reference):
+    """The CIW reference ``p``: ``reference`` normalised to sum to 1, or uniform."""
     if reference is None:
         batch = ops.cast(ops.shape(losses)[0], losses.dtype)
         return ops.ones_like(losses) / batch
@@ -194,8 +195,10 @@ def instance_weights(losses, temperature=1.0, divergence="kl", reference=None, n
 
     Example:
 
+    >>> import numpy as np
     >>> q = instance_weights(np.array([0.1, 0.2, 3.0]), temperature=0.5)
-    >>> # == softmax(-losses / 0.5): the high-loss example is damped
+    >>> np.round(np.asarray(q), 3)  # softmax(-losses / 0.5): the high-loss example is damped
+    array([0.549, 0.449, 0.002], dtype=float32)
     """
     alpha = resolve_alpha(divergence)
     _check_temperature(temperature)
@@ -214,7 +217,7 @@ def instance_weights(losses, temperature=1.0, divergence="kl", reference=None, n
     if reference is not None:
         reference = ops.stop_gradient(ops.convert_to_tensor(reference))
     temperature = ops.cast(temperature, losses.dtype)
-    p = _reference(losses, reference)
+    p = reference_distribution(losses, reference)
     if alpha == 1.0:
         q = _kl_weights(losses, temperature, p)
     elif alpha == 2.0:

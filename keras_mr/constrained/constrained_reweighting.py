@@ -1,255 +1,154 @@
-"""Keras glue for CIW / CICW / CICW-Mixup and MR + mixup / label smoothing.
+"""ConstrainedReweightingModel: CIW / CICW / CICW-Mixup and MR + mixup in one ``train_step``.
 
-Two entry points:
+The model wraps any Keras model; what it does in a step is given by three objects:
+:class:`~keras_mr.constrained.reweighting.InstanceReweighting` (CIW),
+:class:`~keras_mr.constrained.reweighting.ClassReweighting` (CICW) and a mixing strategy
+(:class:`~keras_mr.constrained.mixing.WeightedMixup` or
+:class:`~keras_mr.constrained.mixing.CICWMixup`).  The flat keywords of earlier versions
+(``instance_divergence=``, ``class_divergence=``, ``mixup=``, ...) are shorthands that
+build these objects.
 
-* :class:`ConstrainedReweightingModel` wraps any Keras model and overrides
-  ``train_step``: CIW instance weights (with temperature schedule and
-  burn-in), optional CICW class reweighting of the targets, optional
-  CICW-Mixup or weighted vanilla mixup, and label smoothing.  It is exact
-  under ``tf.distribute`` (the CIW weights are computed on the *global*
-  batch, gathered across replicas).
-* :class:`CIWLoss` wraps any Keras loss; the simplest way to get CIW with a
-  fixed temperature in ``model.compile(loss=...)``.  Its weights are
-  computed per replica batch.
-
-Both honour ``sample_weight`` from the data (e.g. the MR weights delivered by
-:class:`keras_mr.MRSampleWeighter`): the sample weights are the *reference
-distribution* of the CIW problem, so for the KL divergence the final weight
-of an example is ``w_MR * exp(-l / lambda)``, renormalised to sum to the
-batch size, and the step loss is
-``keras_mr.pipeline.weighted_loss.weighted_mean(l, final_weight)``.
+``sample_weight`` from the data (e.g. the MR weights of :class:`keras_mr.MRSampleWeighter`)
+is the *reference distribution* of the CIW problem, so for the KL divergence the final
+weight of an example is ``w_MR * exp(-l / lambda)``, renormalised to sum to the batch
+size, and the step loss is ``keras_mr.pipeline.weighted_loss.weighted_mean(l, weight)``.
 """
 
 import keras
 from keras import ops
 
 from keras_mr._internal.backend import require_tensorflow
-from keras_mr.constrained import cicw as cicw_lib
-from keras_mr.constrained import cicw_mixup as cicw_mixup_lib
-from keras_mr.constrained import ciw as ciw_lib
-from keras_mr.constrained import mixup as mixup_lib
+from keras_mr.constrained.mixing import get_mixing
+from keras_mr.constrained.mixing_ops import smooth_labels
+from keras_mr.constrained.reweighting import ClassReweighting
+from keras_mr.constrained.reweighting import InstanceReweighting
+from keras_mr.pipeline.per_example_loss import unreduced_loss
 from keras_mr.pipeline.training_losses import record_training_losses
-from keras_mr.pipeline.training_losses import unpack_sample_weight
 from keras_mr.pipeline.weighted_loss import weighted_mean
 from keras_mr.pipeline.wrapped_model import WrappedModel
 
-MIXUP_MODES = (None, "uniform", "cicw")
+_INSTANCE_KEYS = ("temperature", "final_temperature", "decay_rate", "decay_steps", "burn_in_steps")
+_CLASS_KEYS = {
+    "class_temperature": "temperature",
+    "class_budget": "budget",
+    "class_smoothing": "smoothing",
+}
+_MIXING_KEYS = ("mixup_variant", "mixup_alpha", "consistent_targets")
 
 
-def _replica_context():
-    """The tf.distribute replica context when there are several replicas."""
-    if keras.backend.backend() != "tensorflow":
+def _instance_from(instance, options):
+    if instance is None:  # no CIW: the schedule keywords configure nothing (as before)
         return None
-    import tensorflow as tf
-
-    if not tf.distribute.has_strategy():
-        return None
-    ctx = tf.distribute.get_replica_context()
-    if ctx is None or ctx.num_replicas_in_sync == 1:
-        return None
-    return ctx
+    if isinstance(instance, InstanceReweighting):
+        if options:
+            raise ValueError(f"Give {sorted(options)} to the InstanceReweighting object.")
+        return instance
+    return InstanceReweighting(instance, **options)
 
 
-def _num_replicas():
-    if keras.backend.backend() != "tensorflow":
-        return 1
-    import tensorflow as tf
-
-    return tf.distribute.get_strategy().num_replicas_in_sync
-
-
-def _gather(ctx, value):
-    """All-gathers along axis 0; returns (global value, local offset)."""
-    import tensorflow as tf
-
-    sizes = ctx.all_gather(tf.shape(value)[:1], axis=0)
-    offset = tf.reduce_sum(sizes[: ctx.replica_id_in_sync_group])
-    return ctx.all_gather(value, axis=0), offset
+def _class_from(classes, options):
+    if isinstance(classes, ClassReweighting) or (classes is None and not options):
+        return classes
+    if classes is None:
+        raise ValueError(f"{sorted(options)} need `class_divergence=` (e.g. 'kl').")
+    return ClassReweighting(classes, **{_CLASS_KEYS[k]: v for k, v in options.items()})
 
 
-def _per_example_fn(loss):
-    """A callable ``(y_true, y_pred) -> (B,)`` from a Keras loss spec."""
-    if loss is None:
-        raise ValueError(
-            "Compile the model with a loss, e.g. "
-            "`model.compile(optimizer, loss=keras.losses."
-            "CategoricalCrossentropy())`."
-        )
-    if isinstance(loss, (list, tuple, dict)):
-        raise ValueError(
-            "Constrained reweighting needs a single loss for a single "
-            f"output; got {type(loss).__name__}."
-        )
-    obj = keras.losses.get(loss)
-    if isinstance(obj, keras.losses.Loss):
-        return obj.call, getattr(obj, "from_logits", False)
-    if callable(obj):
-        return obj, False
-    raise TypeError(f"`loss` must be a Keras loss or callable; got {loss!r}.")
+class _Setting:
+    """Read-only flat view of one setting of the model's strategy objects.
 
-
-def _reduce_trailing(per):
-    per = ops.convert_to_tensor(per)
-    if len(per.shape) > 1:
-        per = ops.mean(ops.reshape(per, (ops.shape(per)[0], -1)), axis=-1)
-    return per
-
-
-@keras.saving.register_keras_serializable(package="keras_mr")
-class CIWLoss(keras.losses.Loss):
-    """Wraps a Keras loss with Constrained Instance reWeighting.
-
-    The batch loss is ``sum_i q_i l_i`` where ``l_i`` are the wrapped loss'
-    per-example values and ``q = keras_mr.constrained.ciw.instance_weights(l,
-    temperature, divergence, reference=sample_weight)`` (held constant in the
-    gradient).  Equivalently ``weighted_mean(l, B * q)``.  Sample weights
-    passed by ``fit`` (MR weights) are used as the CIW reference distribution,
-    not multiplied afterwards.
-
-    Under ``tf.distribute`` the weights are computed per replica batch; use
-    :class:`ConstrainedReweightingModel` for global-batch weights, a
-    temperature schedule and burn-in.
-
-    Args:
-        loss: the Keras loss to wrap (name, function or ``Loss`` instance).
-        temperature: CIW ``lambda > 0``.
-        divergence: ``"kl"``, ``"reverse_kl"``, ``"hellinger"``, ``"chi2"``
-            or a float alpha.
-        name: loss name.
-
-    Example:
-
-    >>> model.compile("adam", loss=keras_mr.CIWLoss(
-    ...     keras.losses.SparseCategoricalCrossentropy(), temperature=0.5))
+    ``model.temperature`` reads ``model.instance.temperature``, etc. (the attribute names
+    of the flat keywords, kept for existing code).
     """
 
-    def __init__(self, loss, temperature=1.0, divergence="kl", name="ciw_loss", **kwargs):
-        kwargs.pop("reduction", None)
-        super().__init__(name=name, **kwargs)
-        ciw_lib.resolve_alpha(divergence)
-        if not temperature > 0:
-            raise ValueError(f"`temperature` must be > 0; got {temperature}.")
-        self.loss = keras.losses.get(loss)
-        self._fn, _ = _per_example_fn(self.loss)
-        self.temperature = float(temperature)
-        self.divergence = divergence
+    def __set_name__(self, owner, name):
+        self.name = name
 
-    def call(self, y_true, y_pred):
-        return _reduce_trailing(self._fn(y_true, y_pred))
-
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        per = self.call(y_true, y_pred)
-        q = ciw_lib.instance_weights(
-            per, self.temperature, self.divergence, reference=sample_weight
-        )
-        value = ops.sum(ops.cast(q, per.dtype) * per)
-        n = _num_replicas()
-        return value / n if n > 1 else value
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            loss=keras.losses.serialize(self.loss),
-            temperature=self.temperature,
-            divergence=self.divergence,
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["loss"] = keras.losses.deserialize(config["loss"])
-        config.pop("reduction", None)
-        return cls(**config)
+    def __get__(self, model, owner=None):
+        return self if model is None else model.settings().get(self.name)
 
 
 @keras.saving.register_keras_serializable(package="keras_mr")
 class ConstrainedReweightingModel(WrappedModel):
     """Trains a wrapped model with CIW / CICW / CICW-Mixup, MR-compatible.
 
-    Each training step (with ``B`` examples, loss ``l`` from the compiled
-    loss, sample weights ``w`` from the data or uniform):
+    Each training step (``B`` examples, loss ``l`` from the compiled loss, sample
+    weights ``w`` from the data or uniform):
 
-    1. targets: integer labels are one-hot encoded when needed; label
-       smoothing ``(1 - eps) y + eps / K`` if ``label_smoothing > 0``;
-       if ``mixup="uniform"`` (MR + mixup) the batch and its weights are
-       mixed first with :func:`keras_mr.constrained.mixup.mr_mixup`.
-    2. CICW class reweighting (``class_divergence``): the targets are
-       replaced by :func:`keras_mr.constrained.cicw.class_weights` of the per-class
-       cross-entropies ``-log p_k``.
-    3. CIW instance weights (``instance_divergence``): ``q`` from
-       :func:`keras_mr.constrained.ciw.instance_weights` over the global batch, with
-       ``w`` as reference; the loss is ``weighted_mean(l, B * q)``.  During
-       burn-in (``optimizer.iterations < burn_in_steps``) ``q = w / B``.
-       The temperature follows :func:`keras_mr.constrained.ciw.temperature_schedule`.
-    4. CICW-Mixup (``mixup="cicw"``): steps 2-3 run on a forward pass
-       without gradient; the batch is then mixed with
-       :func:`keras_mr.constrained.cicw_mixup.cicw_mixup` driven by ``q`` and the model
-       is trained on the mixed batch with the plain mean loss (``w`` already
-       entered through ``q``).
+    1. targets: integer labels are one-hot encoded when needed; label smoothing
+       ``(1 - eps) y + eps / K`` if ``label_smoothing > 0``; with
+       :class:`~keras_mr.constrained.mixing.WeightedMixup` (MR + mixup) the batch and
+       its weights are mixed first.
+    2. CICW (``classes``): the targets are replaced by the class weights of the
+       per-class cross-entropies ``-log p_k``.
+    3. CIW (``instance``): ``q`` over the global batch, with ``w`` as reference; the
+       loss is ``weighted_mean(l, B * q)``.  During burn-in ``q = w / B``.
+    4. :class:`~keras_mr.constrained.mixing.CICWMixup`: steps 2-3 run on a forward
+       pass without gradient; the batch is then mixed according to ``q`` and the model
+       trained on it with the plain mean loss (``w`` already entered through ``q``).
 
-    TensorFlow backend only (``CIWLoss`` and the pure functions run on every
-    backend).  With ``instance_divergence=None`` and no other option it is ordinary
-    (sample-weighted) training.  Class reweighting, mixup and label smoothing
-    need a categorical loss that accepts soft targets (e.g.
-    ``keras.losses.CategoricalCrossentropy``); ``from_logits`` is read from
-    the loss.  Mixup partners are drawn within each replica's batch.
+    TensorFlow backend only (:class:`keras_mr.CIWLoss` and the pure functions run on
+    every backend).  Class reweighting, mixup and label smoothing need a categorical
+    loss that accepts soft targets (e.g. ``keras.losses.CategoricalCrossentropy``);
+    ``from_logits`` is read from the loss.  Mixup partners are drawn within each
+    replica's batch.  ``compile(metrics=[...])`` are computed on the targets and inputs
+    the step trained on (mixed ones with mixup); ``ciw_temperature`` is logged in ``fit``.
 
     Args:
         model: the Keras model to train.
-        instance_divergence: divergence of CIW (name or alpha), or ``None``
-            for no instance reweighting.
-        temperature: initial CIW temperature ``lambda > 0``.
-        final_temperature: temperature floor of the decay, or ``None`` for a
-            constant temperature.
-        decay_rate: temperature factor per ``decay_steps`` steps.
-        decay_steps: steps per ``decay_rate`` factor.
-        burn_in_steps: optimizer steps with uniform (reference) weights and
-            no class reweighting before CIW starts.
-        class_divergence: ``None``, ``"kl"``, ``"l1"`` or ``"l2"``.
-        class_temperature: ``lambda`` of the KL / L2 class problem.
-        class_budget: ``delta`` of the L1 class problem.
-        class_smoothing: ``eps`` of the KL reference label.
-        mixup: ``None``, ``"uniform"`` (vanilla mixup with the weights
-            combined as in :mod:`keras_mr.constrained.mixup`) or ``"cicw"``.
-        mixup_variant: CICW-Mixup variant, ``"both"``, ``"sampling"`` or
-            ``"ratio"``.
-        mixup_alpha: ``Beta(a, a)`` parameter of the random ratios.
+        instance: an :class:`~keras_mr.constrained.reweighting.InstanceReweighting`, a
+            CIW divergence name/alpha (``"kl"``, default), or ``None`` for no instance
+            reweighting.
+        classes: a :class:`~keras_mr.constrained.reweighting.ClassReweighting`, a class
+            divergence (``"kl"``, ``"l1"``, ``"l2"``), or ``None`` (default).
+        mixing: ``None``, a :class:`~keras_mr.constrained.mixing.WeightedMixup` /
+            :class:`~keras_mr.constrained.mixing.CICWMixup`, or ``"uniform"`` / ``"cicw"``.
         label_smoothing: ``eps`` in ``[0, 1)``.
-        consistent_targets: weight-consistent mixup targets (see
-            :mod:`keras_mr.constrained.mixup`).
         seed: seed of the mixup randomness.
+        **kwargs: the shorthand keywords ``instance_divergence`` (for ``instance``),
+            ``temperature``, ``final_temperature``, ``decay_rate``, ``decay_steps``,
+            ``burn_in_steps`` (of ``InstanceReweighting``), ``class_divergence``,
+            ``class_temperature``, ``class_budget``, ``class_smoothing`` (of
+            ``ClassReweighting``), ``mixup``, ``mixup_variant``, ``mixup_alpha``,
+            ``consistent_targets`` (of the mixing); the rest go to ``keras.Model``.
 
     Example:
 
+    >>> import keras, keras_mr, numpy as np
     >>> base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
-    >>> model = keras_mr.ConstrainedReweightingModel(base, temperature=1.0)
-    >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(
-    ...     from_logits=True), metrics=["accuracy"])
-    >>> model.fit(x, y, epochs=5)  # or a MRSampleWeighter dataset
+    >>> model = keras_mr.ConstrainedReweightingModel(
+    ...     base, instance=keras_mr.constrained.InstanceReweighting(temperature=1.0))
+    >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    ...               metrics=["accuracy"])
+    >>> x, y = np.random.rand(32, 2).astype("float32"), np.arange(32) % 2
+    >>> sorted(model.fit(x, y, epochs=1, verbose=0).history)
+    ['accuracy', 'ciw_temperature', 'loss']
     """
 
     # Records its per-example training losses for MRSampleWeighter(loss_source="train").
     records_training_losses = True
+    instance_divergence = _Setting()
+    temperature = _Setting()
+    final_temperature = _Setting()
+    decay_rate = _Setting()
+    decay_steps = _Setting()
+    burn_in_steps = _Setting()
+    class_divergence = _Setting()
+    class_temperature = _Setting()
+    class_budget = _Setting()
+    class_smoothing = _Setting()
+    mixup = _Setting()
+    mixup_variant = _Setting()
+    mixup_alpha = _Setting()
+    consistent_targets = _Setting()
 
     def __init__(
         self,
         model,
-        instance_divergence="kl",
-        temperature=1.0,
-        final_temperature=None,
-        decay_rate=0.5,
-        decay_steps=1000,
-        burn_in_steps=0,
-        class_divergence=None,
-        class_temperature=1.0,
-        class_budget=0.4,
-        class_smoothing=0.1,
-        mixup=None,
-        mixup_variant="both",
-        mixup_alpha=1.0,
+        instance="kl",
+        classes=None,
+        mixing=None,
         label_smoothing=0.0,
-        consistent_targets=True,
         seed=None,
         **kwargs,
     ):
@@ -258,84 +157,41 @@ class ConstrainedReweightingModel(WrappedModel):
         )
         if not isinstance(model, keras.Model):
             raise TypeError(f"`model` must be a keras.Model to wrap; got {type(model).__name__}.")
+        instance = kwargs.pop("instance_divergence", instance)
+        classes = kwargs.pop("class_divergence", classes)
+        mixing = kwargs.pop("mixup", mixing)
+        instance_options = {k: kwargs.pop(k) for k in _INSTANCE_KEYS if k in kwargs}
+        class_options = {k: kwargs.pop(k) for k in _CLASS_KEYS if k in kwargs}
+        mixing_options = {k: kwargs.pop(k) for k in _MIXING_KEYS if k in kwargs}
         super().__init__(model, **kwargs)
-        if instance_divergence is not None:
-            ciw_lib.resolve_alpha(instance_divergence)
-        # validates temperatures / decay arguments
-        ciw_lib.temperature_schedule(
-            0, temperature, final_temperature, decay_rate, decay_steps, burn_in_steps
-        )
-        if class_divergence not in (None,) + cicw_lib.CLASS_DIVERGENCES:
-            raise ValueError(
-                f"`class_divergence` must be None or one of "
-                f"{cicw_lib.CLASS_DIVERGENCES}; got {class_divergence!r}."
-            )
-        if mixup not in MIXUP_MODES:
-            raise ValueError(f"`mixup` must be one of {MIXUP_MODES}; got {mixup!r}.")
-        if mixup_variant not in cicw_mixup_lib.VARIANTS:
-            raise ValueError(
-                f"`mixup_variant` must be one of {cicw_mixup_lib.VARIANTS}; got {mixup_variant!r}."
-            )
-        if mixup == "cicw" and instance_divergence is None:
+        self.instance = _instance_from(instance, instance_options)
+        self.classes = _class_from(classes, class_options)
+        self.mixing = get_mixing(mixing, **mixing_options)
+        if self.mixing is not None and self.mixing.needs_instance_weights and not self.instance:
             raise ValueError(
                 "`mixup='cicw'` is driven by CIW weights: set `instance_divergence` (e.g. 'kl')."
             )
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"`label_smoothing` must be in [0, 1); got {label_smoothing}.")
-        if burn_in_steps < 0:
-            raise ValueError(f"`burn_in_steps` must be >= 0; got {burn_in_steps}.")
-        self.instance_divergence = instance_divergence
-        self.temperature = float(temperature)
-        self.final_temperature = None if final_temperature is None else float(final_temperature)
-        self.decay_rate = float(decay_rate)
-        self.decay_steps = decay_steps
-        self.burn_in_steps = int(burn_in_steps)
-        self.class_divergence = class_divergence
-        self.class_temperature = float(class_temperature)
-        self.class_budget = float(class_budget)
-        self.class_smoothing = float(class_smoothing)
-        self.mixup = mixup
-        self.mixup_variant = mixup_variant
-        self.mixup_alpha = float(mixup_alpha)
         self.label_smoothing = float(label_smoothing)
-        self.consistent_targets = bool(consistent_targets)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.temperature_tracker = keras.metrics.Mean(name="ciw_temperature")
+        self.temperature_tracker = None
+        if self.instance is not None:
+            self.temperature_tracker = keras.metrics.Mean(name="ciw_temperature")
 
-    # -- Keras plumbing -------------------------------------------------
-    @property
-    def metrics(self):
-        others = [m for m in super().metrics if m.name != "loss"]
-        others = [m for m in others if m is not self.temperature_tracker]
-        return [self.loss_tracker, self.temperature_tracker] + others
-
-    def _logs(self, training=True):
-        logs = {}
-        for m in self.metrics:
-            if m is self.temperature_tracker and not training:
-                continue
-            r = m.result()
-            if isinstance(r, dict):
-                logs.update(r)
-            else:
-                logs[m.name] = r
-        return logs
-
-    def _update_metrics(self, y, y_pred, sample_weight):
-        for m in self.metrics:
-            if m is self.loss_tracker or m is self.temperature_tracker:
-                continue
-            m.update_state(y, y_pred, sample_weight)
-
+    # -- targets ----------------------------------------------------------
     @property
     def _needs_one_hot(self):
-        return (
-            self.class_divergence is not None or self.mixup is not None or self.label_smoothing > 0
-        )
+        return self.classes is not None or self.mixing is not None or self.label_smoothing > 0
 
-    def _one_hot(self, y, num_classes):
+    def _one_hot(self, y):
+        shape = getattr(self.model, "output_shape", None)
+        if shape is None or shape[-1] is None:
+            raise ValueError(
+                "Cannot infer the number of classes from the wrapped model; pass one-hot labels."
+            )
+        num_classes = int(shape[-1])
         y = ops.convert_to_tensor(y)
         if str(y.dtype).startswith(("int", "uint")) or (
             len(y.shape) >= 1 and y.shape[-1] != num_classes
@@ -343,181 +199,95 @@ class ConstrainedReweightingModel(WrappedModel):
             y = ops.one_hot(ops.cast(ops.reshape(y, (-1,)), "int32"), num_classes)
         return ops.cast(y, "float32")
 
-    def _num_classes(self):
-        shape = getattr(self.model, "output_shape", None)
-        if shape is None or shape[-1] is None:
+    def _loss_fn(self):
+        if self.loss is None:
             raise ValueError(
-                "Cannot infer the number of classes from the wrapped model; pass one-hot labels."
+                "Compile the model with a loss, e.g. "
+                "`model.compile(optimizer, loss=keras.losses.CategoricalCrossentropy())`."
             )
-        return int(shape[-1])
-
-    # -- the method -----------------------------------------------------
-    def current_temperature(self):
-        """The CIW temperature at the current optimizer step."""
-        step = self.optimizer.iterations if self.optimizer is not None else 0
-        return ciw_lib.temperature_schedule(
-            step,
-            self.temperature,
-            self.final_temperature,
-            self.decay_rate,
-            self.decay_steps,
-            self.burn_in_steps,
-        )
-
-    def _in_burn_in(self):
-        if self.burn_in_steps <= 0:
-            return None
-        return self.optimizer.iterations < self.burn_in_steps
+        if isinstance(self.loss, (list, tuple, dict)):
+            raise ValueError(
+                "Constrained reweighting needs a single loss for a single output; "
+                f"got {type(self.loss).__name__}."
+            )
+        loss = keras.losses.get(self.loss)
+        return unreduced_loss(loss), bool(getattr(loss, "from_logits", False))
 
     def _targets(self, y, y_pred, from_logits, burn):
         """Label smoothing and CICW class reweighting of the targets."""
         if self.label_smoothing > 0:
-            y = cicw_lib.smooth_labels(y, self.label_smoothing)
-        if self.class_divergence is None:
+            y = smooth_labels(y, self.label_smoothing)
+        if self.classes is None:
             return y
-        v = cicw_lib.class_weights(
-            cicw_lib.crossentropy_class_losses(y_pred, from_logits),
-            y,
-            divergence=self.class_divergence,
-            temperature=self.class_temperature,
-            budget=self.class_budget,
-            smoothing=self.class_smoothing,
-        )
-        if burn is not None:
-            v = ops.where(burn, ops.cast(y, v.dtype), v)
-        return v
+        return self.classes.targets(y, y_pred, from_logits, burn)
 
-    def _instance_weights(self, per, sample_weight, temperature, burn):
-        """Final per-example weights (sum = global B) and the global loss."""
-        ctx = _replica_context()
-        w = sample_weight
-        if ctx is not None:
-            per_g, offset = _gather(ctx, per)
-            w_g = None if w is None else _gather(ctx, ops.cast(w, per.dtype))[0]
-        else:
-            per_g, offset, w_g = per, 0, w
-        q = ciw_lib.instance_weights(per_g, temperature, self.instance_divergence, reference=w_g)
-        q = ops.cast(q, per.dtype)
-        if burn is not None:
-            uniform = ciw_lib._reference(per_g, w_g)
-            q = ops.where(burn, uniform, q)
-        global_loss = ops.sum(q * ops.stop_gradient(per_g))
-        batch = ops.cast(ops.shape(per_g)[0], per.dtype)
-        local = ops.slice(q, [offset], [ops.shape(per)[0]]) if ctx else q
-        return ops.stop_gradient(batch * local), global_loss
+    # -- the step ---------------------------------------------------------
+    def current_temperature(self):
+        """The CIW temperature at the current optimizer step (``None`` without CIW)."""
+        if self.instance is None:
+            return None
+        return self.instance.temperature_at(self.optimizer.iterations)
 
     def train_step(self, data):
-        import tensorflow as tf
-
+        tf = require_tensorflow("ConstrainedReweightingModel's training step", backend=True)
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        # MRSampleWeighter(loss_source="train") packs the example index with
-        # the weight; losses of un-mixed examples are handed back to it.
-        sample_weight, index = unpack_sample_weight(sample_weight)
-        fn, from_logits = _per_example_fn(self.loss)
-        burn = self._in_burn_in()
-        temperature = self.current_temperature()
+        # MRSampleWeighter(loss_source="train") packs the example index with the weight.
+        sample_weight, index = self.unpack_sample_weight(sample_weight)
+        fn, from_logits = self._loss_fn()
+        # the step before this update (the variable is incremented by apply_gradients)
+        step = tf.identity(self.optimizer.iterations)
+        burn = None if self.instance is None else self.instance.in_burn_in(step)
         if self._needs_one_hot:
-            y = self._one_hot(y, self._num_classes())
-
-        if self.mixup == "cicw":
+            y = self._one_hot(y)
+        mixing = self.mixing
+        if mixing is not None and mixing.needs_instance_weights:  # CICW-Mixup
             y_pred0 = self(x, training=False)
             targets = self._targets(y, y_pred0, from_logits, burn)
-            per0 = _reduce_trailing(fn(targets, y_pred0))
+            per0 = fn(targets, y_pred0)
             record_training_losses(self, index, per0)
-            # during burn-in q is the reference (uniform / MR weights)
-            q, _ = self._instance_weights(per0, sample_weight, temperature, burn)
-            x_mix, y_mix, _, _ = cicw_mixup_lib.cicw_mixup(
-                x,
-                targets,
-                q,
-                variant=self.mixup_variant,
-                mixup_alpha=self.mixup_alpha,
-                seed=self.seed_generator,
+            q, _ = self.instance.weights(per0, sample_weight, step)
+            x, y = mixing.mix_batch(x, targets, q, self.seed_generator)
+            sample_weight = None
+        elif mixing is not None:  # MR + mixup: mixed examples have no single index
+            x, y, sample_weight = mixing.mix_batch(x, y, sample_weight, self.seed_generator)
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            targets = (
+                y
+                if mixing is not None and mixing.needs_instance_weights
+                else (self._targets(y, y_pred, from_logits, burn))
             )
-            with tf.GradientTape() as tape:
-                y_pred = self(x_mix, training=True)
-                per = _reduce_trailing(fn(y_mix, y_pred))
-                loss = weighted_mean(per)
-                tracked = loss
-                scaled = self._scale(loss)
-            metric_y, metric_pred, metric_w = y_mix, y_pred, None
-        else:
-            if self.mixup == "uniform":
-                x, y, sample_weight = mixup_lib.mr_mixup(
-                    x,
-                    y,
-                    sample_weight,
-                    mixup_alpha=self.mixup_alpha,
-                    seed=self.seed_generator,
-                    consistent_targets=self.consistent_targets,
-                )
-            with tf.GradientTape() as tape:
-                y_pred = self(x, training=True)
-                targets = self._targets(y, y_pred, from_logits, burn)
-                per = _reduce_trailing(fn(targets, y_pred))
-                if self.instance_divergence is not None:
-                    weights, tracked = self._instance_weights(per, sample_weight, temperature, burn)
-                else:
-                    weights = sample_weight
-                    tracked = None
-                loss = weighted_mean(per, weights)
-                if tracked is None:
-                    tracked = loss
-                scaled = self._scale(loss)
-            if self.mixup is None:  # mixed examples have no single index
-                record_training_losses(self, index, tf.stop_gradient(per))
-            metric_y, metric_pred, metric_w = y, y_pred, sample_weight
-
-        grads = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-        self.loss_tracker.update_state(tracked)
-        self.temperature_tracker.update_state(temperature)
-        self._update_metrics(metric_y, metric_pred, metric_w)
-        return self._logs()
-
-    def _scale(self, loss):
-        n = _num_replicas()
-        if n > 1:
-            loss = loss / n
-        return self.optimizer.scale_loss(loss)
+            per = fn(targets, y_pred)
+            weights, tracked = sample_weight, None
+            if self.instance is not None and not (mixing and mixing.needs_instance_weights):
+                weights, tracked = self.instance.weights(per, sample_weight, step)
+            loss = weighted_mean(per, weights)
+        if mixing is None:
+            record_training_losses(self, index, tf.stop_gradient(per))
+        self.apply_gradients(tape, loss)
+        if self.instance is not None:
+            self.temperature_tracker.update_state(self.instance.temperature_at(step))
+        return self.update_metrics(loss if tracked is None else tracked, y, y_pred, sample_weight)
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        sample_weight, _ = unpack_sample_weight(sample_weight)
-        fn, _ = _per_example_fn(self.loss)
+        sample_weight, _ = self.unpack_sample_weight(sample_weight)
+        fn, _ = self._loss_fn()
         if self._needs_one_hot:
-            y = self._one_hot(y, self._num_classes())
+            y = self._one_hot(y)
         y_pred = self(x, training=False)
-        per = _reduce_trailing(fn(y, y_pred))
-        self.loss_tracker.update_state(weighted_mean(per, sample_weight))
-        self._update_metrics(y, y_pred, sample_weight)
-        return self._logs(training=False)
+        loss = weighted_mean(fn(y, y_pred), sample_weight)
+        logs = self.update_metrics(loss, y, y_pred, sample_weight)
+        return {k: v for k, v in logs.items() if k != "ciw_temperature"}
+
+    def settings(self):
+        """The settings of the strategy objects as flat keywords (what the config stores)."""
+        flat = {"instance_divergence": None, "class_divergence": None, "mixup": None}
+        for part in (self.instance, self.classes, self.mixing):
+            if part is not None:
+                flat.update(part.get_config())
+        flat.update(label_smoothing=self.label_smoothing, seed=self.seed)
+        return flat
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            model=keras.saving.serialize_keras_object(self.model),
-            instance_divergence=self.instance_divergence,
-            temperature=self.temperature,
-            final_temperature=self.final_temperature,
-            decay_rate=self.decay_rate,
-            decay_steps=self.decay_steps,
-            burn_in_steps=self.burn_in_steps,
-            class_divergence=self.class_divergence,
-            class_temperature=self.class_temperature,
-            class_budget=self.class_budget,
-            class_smoothing=self.class_smoothing,
-            mixup=self.mixup,
-            mixup_variant=self.mixup_variant,
-            mixup_alpha=self.mixup_alpha,
-            label_smoothing=self.label_smoothing,
-            consistent_targets=self.consistent_targets,
-            seed=self.seed,
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["model"] = keras.saving.deserialize_keras_object(config["model"])
-        return cls(**config)
+        return {**super().get_config(), **self.settings()}

@@ -37,10 +37,12 @@ Label smoothing needs no special rule: the smoothed target
 from keras import ops
 from keras import random
 
-from keras_mr.constrained.cicw import smooth_labels  # noqa: F401  (re-exported)
-from keras_mr.constrained.cicw_mixup import mix
-from keras_mr.constrained.cicw_mixup import uniform_partners
+from keras_mr.constrained.mixing_ops import mix
+from keras_mr.constrained.mixing_ops import smooth_labels
+from keras_mr.constrained.mixing_ops import uniform_partners
 from keras_mr.pipeline.weighted_loss import normalize_batch_weights
+
+__all__ = ["mixup_with_weights", "mr_mixup", "smooth_labels"]
 
 
 def mixup_with_weights(x, y, sample_weight, partners, ratios, consistent_targets=True):
@@ -94,7 +96,12 @@ def mr_mixup(x, y, sample_weight=None, mixup_alpha=1.0, seed=None, **kwargs):
 
     Example:
 
-    >>> x_m, y_m, w_m = mr_mixup(x, y_onehot, sample_weight=w, mixup_alpha=1.0)
+    >>> import numpy as np
+    >>> x, y_onehot = np.random.rand(4, 3).astype("float32"), np.eye(2)[[0, 1, 0, 1]]
+    >>> w = np.array([1.0, 1.0, 2.0, 0.0], "float32")  # e.g. MR weights
+    >>> x_m, y_m, w_m = mr_mixup(x, y_onehot, sample_weight=w, mixup_alpha=1.0, seed=0)
+    >>> round(float(np.sum(w_m)), 4)  # normalised to the batch size
+    4.0
     """
     if not mixup_alpha > 0:
         raise ValueError(f"`mixup_alpha` must be > 0; got {mixup_alpha}.")

@@ -101,8 +101,10 @@ class WrappedModel(keras.Model):
             The gradients of ``extra_sources`` (of the scaled loss), a list.
         """
         variables = list(self.trainable_variables if variables is None else variables)
-        scaled = self.scale_loss_for_gradient(loss)
-        grads = tape.gradient(scaled, variables + list(extra_sources))
+        # d(c * loss) = c * d(loss): the scale enters as the output gradient, so `loss`
+        # may come from a tape that has already stopped recording.
+        factor = self.scale_loss_for_gradient(ops.ones_like(loss))
+        grads = tape.gradient(loss, variables + list(extra_sources), output_gradients=factor)
         self.optimizer.apply_gradients(zip(grads[: len(variables)], variables))
         return grads[len(variables) :]
 

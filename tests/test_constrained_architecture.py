@@ -1,0 +1,71 @@
+"""ConstrainedReweightingModel: strategy objects, shorthand keywords, compiled metrics."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_mr
+from keras_mr.constrained import CICWMixup
+from keras_mr.constrained import ClassReweighting
+from keras_mr.constrained import InstanceReweighting
+
+pytestmark = pytest.mark.tf_only
+
+
+def _data(n=48, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2)).astype("float32")
+    return x, (x[:, 0] > 0).astype("int32")
+
+
+def _train(**kwargs):
+    x, y = _data()
+    keras.utils.set_random_seed(0)
+    base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"),
+                             keras.layers.Dense(2)])
+    model = keras_mr.ConstrainedReweightingModel(base, seed=0, **kwargs)
+    model.compile(keras.optimizers.SGD(0.1),
+                  keras.losses.CategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    return model, [w.numpy() for w in base.weights]
+
+
+def test_strategy_objects_equal_the_shorthand_keywords():
+    flat, w_flat = _train(instance_divergence="hellinger", temperature=0.5, burn_in_steps=2,
+                          class_divergence="l1", class_budget=0.3, mixup="cicw",
+                          mixup_variant="sampling")
+    objects, w_obj = _train(
+        instance=InstanceReweighting("hellinger", temperature=0.5, burn_in_steps=2),
+        classes=ClassReweighting("l1", budget=0.3),
+        mixing=CICWMixup("sampling"),
+    )
+    for a, b in zip(w_flat, w_obj):
+        np.testing.assert_array_equal(a, b)
+    assert flat.settings() == objects.settings()
+    assert objects.temperature == 0.5 and objects.mixup == "cicw" and objects.class_budget == 0.3
+
+
+def test_mixed_object_and_keyword_settings_are_rejected():
+    base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="InstanceReweighting"):
+        keras_mr.ConstrainedReweightingModel(base, instance=InstanceReweighting(), temperature=2.0)
+    with pytest.raises(ValueError, match="class_divergence"):
+        keras_mr.ConstrainedReweightingModel(base, class_budget=0.2)
+    with pytest.raises(ValueError, match="tempreature"):
+        keras_mr.ConstrainedReweightingModel(base, tempreature=1.0)
+
+
+def test_compiled_metrics_are_reported_in_fit_and_evaluate():
+    x, y = _data(n=64, seed=1)
+    keras.utils.set_random_seed(0)
+    base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    model = keras_mr.ConstrainedReweightingModel(base, temperature=1.0)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    assert set(history.history) == {"loss", "accuracy", "ciw_temperature"}
+    result = model.evaluate(x, y, verbose=0, return_dict=True)
+    expected = keras.metrics.SparseCategoricalAccuracy()
+    expected.update_state(y, model.predict(x, verbose=0))
+    assert result["accuracy"] == pytest.approx(float(expected.result()), abs=1e-6)
+    assert set(result) == {"loss", "accuracy"}
