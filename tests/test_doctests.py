@@ -4,6 +4,8 @@ import doctest
 import importlib
 import pathlib
 
+import keras
+import numpy as np
 import pytest
 
 import keras_mr
@@ -29,7 +31,9 @@ def test_docstring_examples_run(name):
     module = importlib.import_module(name)
     finder = doctest.DocTestFinder(exclude_empty=True)
     runner = doctest.DocTestRunner(optionflags=FLAGS)
-    for test in finder.find(module, name, globs=dict(vars(module))):
+    # Examples may assume the usual imports (`np`, `keras`, `keras_mr`), as Keras' own do.
+    globs = {"np": np, "keras": keras, "keras_mr": keras_mr, **vars(module)}
+    for test in finder.find(module, name, globs=globs):
         runner.run(test)
     results = runner.summarize(verbose=False)
     assert results.failed == 0, f"{results.failed} docstring example(s) of {name} failed (see above)"

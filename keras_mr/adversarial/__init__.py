@@ -3,7 +3,9 @@ evaluation.
 
 * :mod:`~keras_mr.adversarial.attacks`: pure perturbation math (projections,
   PGD step, random start), backend-neutral.
-* :mod:`~keras_mr.adversarial.base`: the shared wrapper base class.
+* :mod:`~keras_mr.adversarial.base`: the shared wrapper base class;
+  :mod:`~keras_mr.adversarial.threat_model`: :class:`ThreatModel`;
+  :mod:`~keras_mr.adversarial.losses`: per-example cross-entropy and correctness.
 * :mod:`~keras_mr.adversarial.pgd`: :class:`PGDAdversarialModel`.
 * :mod:`~keras_mr.adversarial.free_at`: :class:`FreeAdversarialModel`.
 * :mod:`~keras_mr.adversarial.trades`: :class:`TRADESModel`.
@@ -11,15 +13,32 @@ evaluation.
   :func:`robust_accuracy`, :class:`RobustEvaluation`.
 """
 
-from keras_mr.adversarial import attacks  # noqa: F401
-from keras_mr.adversarial.base import AdversarialModel  # noqa: F401
-from keras_mr.adversarial.base import free_epochs  # noqa: F401
-from keras_mr.adversarial.base import mr_per_example_loss  # noqa: F401
-from keras_mr.adversarial.free_at import FreeAdversarialModel  # noqa: F401
-from keras_mr.adversarial.pgd import PGDAdversarialModel  # noqa: F401
-from keras_mr.adversarial.robust_eval import RobustEvaluation  # noqa: F401
-from keras_mr.adversarial.robust_eval import format_robust_table  # noqa: F401
-from keras_mr.adversarial.robust_eval import robust_accuracy  # noqa: F401
-from keras_mr.adversarial.trades import TRADESModel  # noqa: F401
-from keras_mr.adversarial.trades import kl_divergence_from_logits  # noqa: F401
-from keras_mr.adversarial.trades import trades_per_example_loss  # noqa: F401
+from keras_mr.adversarial import attacks
+from keras_mr.adversarial.base import AdversarialModel
+from keras_mr.adversarial.base import mr_per_example_loss
+from keras_mr.adversarial.free_at import FreeAdversarialModel
+from keras_mr.adversarial.free_at import free_epochs
+from keras_mr.adversarial.pgd import PGDAdversarialModel
+from keras_mr.adversarial.robust_eval import RobustEvaluation
+from keras_mr.adversarial.robust_eval import format_robust_table
+from keras_mr.adversarial.robust_eval import robust_accuracy
+from keras_mr.adversarial.threat_model import ThreatModel
+from keras_mr.adversarial.trades import TRADESModel
+from keras_mr.adversarial.trades import kl_divergence_from_logits
+from keras_mr.adversarial.trades import trades_per_example_loss
+
+__all__ = [
+    "AdversarialModel",
+    "FreeAdversarialModel",
+    "PGDAdversarialModel",
+    "RobustEvaluation",
+    "TRADESModel",
+    "ThreatModel",
+    "attacks",
+    "format_robust_table",
+    "free_epochs",
+    "kl_divergence_from_logits",
+    "mr_per_example_loss",
+    "robust_accuracy",
+    "trades_per_example_loss",
+]

@@ -109,7 +109,7 @@ def project_l2(delta, eps):
     return delta * factor
 
 
-def project_ball(delta, eps, norm="inf"):
+def project_lp_ball(delta, eps, norm="inf"):
     """Projects a perturbation onto the ``norm`` ball of radius ``eps``."""
     norm = canonical_norm(norm)
     return project_linf(delta, eps) if norm == "inf" else project_l2(delta, eps)
@@ -125,7 +125,7 @@ def clip_to_range(x, clip_min=0.0, clip_max=1.0):
     return x
 
 
-def project(x_adv, x, eps, norm="inf", clip_min=0.0, clip_max=1.0):
+def project_perturbation(x_adv, x, eps, norm="inf", clip_min=0.0, clip_max=1.0):
     """Projects an adversarial input onto the feasible set.
 
     The feasible set is ``{x + d : ||d|| <= eps} ∩ [clip_min, clip_max]``.
@@ -148,7 +148,7 @@ def project(x_adv, x, eps, norm="inf", clip_min=0.0, clip_max=1.0):
     """
     x = ops.convert_to_tensor(x)
     x_adv = ops.cast(ops.convert_to_tensor(x_adv), x.dtype)
-    delta = project_ball(x_adv - x, eps, norm)
+    delta = project_lp_ball(x_adv - x, eps, norm)
     return clip_to_range(x + delta, clip_min, clip_max)
 
 
@@ -201,7 +201,7 @@ def pgd_step(x_adv, x, grad, eps, step_size, norm="inf", clip_min=0.0, clip_max=
     x = ops.convert_to_tensor(x)
     step = ops.cast(steepest_ascent_direction(grad, norm), x.dtype)
     x_adv = ops.cast(ops.convert_to_tensor(x_adv), x.dtype) + step_size * step
-    return project(x_adv, x, eps, norm, clip_min, clip_max)
+    return project_perturbation(x_adv, x, eps, norm, clip_min, clip_max)
 
 
 def random_start(x, eps, norm="inf", clip_min=0.0, clip_max=1.0, seed=None):
@@ -236,7 +236,7 @@ def random_start(x, eps, norm="inf", clip_min=0.0, clip_max=1.0, seed=None):
             dim *= int(s)
         u = random.uniform((shape[0],) + (1,) * (len(x.shape) - 1), dtype=x.dtype, seed=seed)
         delta = direction * eps * ops.power(u, 1.0 / dim)
-    return project(x + delta, x, eps, norm, clip_min, clip_max)
+    return project_perturbation(x + delta, x, eps, norm, clip_min, clip_max)
 
 
 def perturbation_norm(x_adv, x, norm="inf"):
@@ -247,3 +247,8 @@ def perturbation_norm(x_adv, x, norm="inf"):
     if norm == "inf":
         return ops.max(ops.abs(delta), axis=axes)
     return ops.sqrt(ops.sum(ops.square(delta), axis=axes))
+
+
+# Former names, kept for existing code.
+project_ball = project_lp_ball
+project = project_perturbation

@@ -58,8 +58,10 @@ from keras import ops
 
 from keras_mr._internal.backend import require_tensorflow
 from keras_mr.adversarial import attacks
+from keras_mr.adversarial.losses import per_example_correct
+from keras_mr.adversarial.losses import per_example_cross_entropy
+from keras_mr.adversarial.threat_model import ThreatModel
 from keras_mr.pipeline.training_losses import record_training_losses
-from keras_mr.pipeline.training_losses import unpack_sample_weight
 from keras_mr.pipeline.weighted_loss import weighted_mean
 from keras_mr.pipeline.wrapped_model import WrappedModel
 
@@ -74,66 +76,29 @@ def _tf():
     )
 
 
-def per_example_cross_entropy(y, logits):
-    """Per-example cross-entropy from logits, sparse or one-hot labels.
-
-    Args:
-        y: integer labels ``(B,)``/``(B, 1)`` or one-hot/soft labels
-            ``(B, C)``.
-        logits: ``(B, C)`` logits (any float dtype; computed in float32).
-
-    Returns:
-        ``(B,)`` float32 losses.
-    """
-    logits = ops.cast(logits, "float32")
-    y = ops.convert_to_tensor(y)
-    num_classes = logits.shape[-1]
-    if len(y.shape) == len(logits.shape) and y.shape[-1] == num_classes and num_classes != 1:
-        return ops.categorical_crossentropy(ops.cast(y, "float32"), logits, from_logits=True)
-    y = ops.reshape(y, (-1,))
-    return ops.sparse_categorical_crossentropy(ops.cast(y, "int32"), logits, from_logits=True)
-
-
-def per_example_correct(y, logits):
-    """``(B,)`` float32 indicator of ``argmax(logits) == label``."""
-    logits = ops.convert_to_tensor(logits)
-    y = ops.convert_to_tensor(y)
-    pred = ops.argmax(logits, axis=-1)
-    if (
-        len(y.shape) == len(logits.shape)
-        and y.shape[-1] == logits.shape[-1]
-        and logits.shape[-1] != 1
-    ):
-        label = ops.argmax(y, axis=-1)
-    else:
-        label = ops.reshape(y, (-1,))
-    return ops.cast(ops.equal(ops.cast(pred, "int32"), ops.cast(label, "int32")), "float32")
-
-
 class AdversarialModel(WrappedModel):
     """Base class: a wrapper whose ``train_step`` trains adversarially.
 
     Not used directly; see :class:`PGDAdversarialModel`,
-    :class:`FreeAdversarialModel` and :class:`TRADESModel`.
+    :class:`FreeAdversarialModel` and :class:`TRADESModel`.  A subclass says how a
+    batch is attacked and what its per-example training loss is, by overriding
+    :meth:`attack_batch` and :meth:`training_losses`; the base's ``train_step`` does the
+    rest (sample weights, replica scaling, metrics, MR's training losses).
 
     Args:
         model: a Keras model mapping inputs to logits ``(B, C)``.
-        eps: radius of the perturbation ball (default ``8/255``).
-        norm: ``"inf"`` (default) or ``2``.
-        clip_min: lower end of the valid input range (default 0.0, ``None``
-            for no clipping).
-        clip_max: upper end of the valid input range (default 1.0, ``None``
-            for no clipping).
+        threat_model: a :class:`~keras_mr.adversarial.threat_model.ThreatModel`
+            (``eps``, ``norm``, input range) or a number, the ``eps`` of the default one.
         mr_loss: ``"natural"`` (default) or ``"adversarial"``: what
             :meth:`per_example_loss` returns when ``adversarial=None``.
         attack_steps: PGD steps used by :meth:`generate_adversarial` (the
-            training attack of PGD-AT / TRADES and MR's adversarial loss
-            pass).
-        attack_step_size: PGD step size; ``None`` means
-            ``2.5 * eps / attack_steps`` (Madry et al.'s rule).
+            training attack of PGD-AT / TRADES and MR's adversarial loss pass).
+        attack_step_size: PGD step size; ``None`` means ``2.5 * eps / attack_steps``
+            (Madry et al.'s rule).
         random_start: start PGD from a random point of the ball.
         seed: seed for random starts.
-        **kwargs: passed to ``keras.Model`` (e.g. ``name``).
+        **kwargs: ``eps``, ``norm``, ``clip_min``, ``clip_max`` (shorthands for the
+            threat model), the rest to ``keras.Model`` (e.g. ``name``).
     """
 
     # Records its per-example training losses for MRSampleWeighter(loss_source="train").
@@ -142,10 +107,7 @@ class AdversarialModel(WrappedModel):
     def __init__(
         self,
         model,
-        eps=8 / 255,
-        norm="inf",
-        clip_min=0.0,
-        clip_max=1.0,
+        threat_model=None,
         mr_loss="natural",
         attack_steps=10,
         attack_step_size=None,
@@ -153,23 +115,16 @@ class AdversarialModel(WrappedModel):
         seed=None,
         **kwargs,
     ):
-        if not isinstance(model, keras.Model) and not isinstance(model, keras.layers.Layer):
+        if not isinstance(model, keras.layers.Layer):
             raise TypeError(
                 "`model` must be a Keras model (or layer) that outputs logits,"
                 f" got {type(model).__name__}."
             )
+        threat = ThreatModel.from_arguments(threat_model, kwargs)
         super().__init__(model, **kwargs)
-        if getattr(model, "built", False):
-            self.built = True
-        self.eps = attacks.check_eps(eps, "eps")
-        self.norm = attacks.canonical_norm(norm)
-        if clip_min is not None and clip_max is not None and float(clip_min) >= float(clip_max):
-            raise ValueError(
-                f"`clip_min` ({clip_min}) must be < `clip_max` ({clip_max}); "
-                "use clip_min=None, clip_max=None for unbounded inputs."
-            )
-        self.clip_min = None if clip_min is None else float(clip_min)
-        self.clip_max = None if clip_max is None else float(clip_max)
+        self.threat_model = threat
+        self.eps, self.norm = threat.eps, threat.norm
+        self.clip_min, self.clip_max = threat.clip_min, threat.clip_max
         if mr_loss not in MR_LOSS_CHOICES:
             raise ValueError(f"`mr_loss` must be one of {MR_LOSS_CHOICES}, got {mr_loss!r}.")
         self.mr_loss = mr_loss
@@ -185,7 +140,6 @@ class AdversarialModel(WrappedModel):
         self.random_start = bool(random_start)
         self.seed = seed
         self._seed_generator = keras.random.SeedGenerator(seed)
-        self.loss_tracker = keras.metrics.Mean(name="loss")
         self.natural_loss_tracker = keras.metrics.Mean(name="natural_loss")
         self.natural_accuracy_tracker = keras.metrics.Mean(name="natural_accuracy")
         self.adversarial_loss_tracker = keras.metrics.Mean(name="adversarial_loss")
@@ -197,8 +151,7 @@ class AdversarialModel(WrappedModel):
         if loss is not None:
             raise ValueError(
                 f"{type(self).__name__} computes its own cross-entropy on "
-                "logits; call compile() without `loss` (got "
-                f"loss={loss!r})."
+                f"logits; call compile() without `loss` (got loss={loss!r})."
             )
         super().compile(optimizer=optimizer, **kwargs)
         # Informational (train_step computes its own loss): the per-example
@@ -214,83 +167,52 @@ class AdversarialModel(WrappedModel):
         if getattr(self, "optimizer", None) is not None and self.built:
             self.optimizer.build(self.trainable_variables)
 
-    @property
-    def metrics(self):
-        return [
-            self.loss_tracker,
-            self.natural_loss_tracker,
-            self.natural_accuracy_tracker,
-            self.adversarial_loss_tracker,
-            self.adversarial_accuracy_tracker,
-        ]
-
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "model": keras.saving.serialize_keras_object(self.model),
-                "eps": self.eps,
-                "norm": self.norm,
-                "clip_min": self.clip_min,
-                "clip_max": self.clip_max,
-                "mr_loss": self.mr_loss,
-                "seed": self.seed,
-            }
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        config["model"] = keras.saving.deserialize_keras_object(
-            config["model"], custom_objects=custom_objects
-        )
-        return cls(**config)
+        return {
+            **super().get_config(),
+            **self.threat_model.get_config(),
+            "mr_loss": self.mr_loss,
+            "seed": self.seed,
+        }
 
     # -------------------------------------------------------------- helpers
     def _logits(self, x, training):
         return ops.cast(self.model(x, training=training), "float32")
 
-    def _scale_for_gradient(self, loss):
-        """Scales a replica-local mean loss as Keras does before tape.gradient.
+    def _track(self, y, logits, loss_tracker, accuracy_tracker):
+        if logits is not None:
+            loss_tracker.update_state(per_example_cross_entropy(y, logits))
+            accuracy_tracker.update_state(per_example_correct(y, logits))
 
-        Divides by the number of replicas (Keras sums replica gradients) and
-        applies the optimizer's loss scale (mixed precision).
+    # ----------------------------------------------------------- train step
+    def attack_batch(self, x, y):
+        """What the step trains on, computed without gradient: subclasses override.
+
+        Returns:
+            Anything :meth:`training_losses` needs (e.g. adversarial inputs).
         """
-        replicas = _tf().distribute.get_strategy().num_replicas_in_sync
-        if replicas > 1:
-            loss = loss * ops.cast(1.0 / replicas, loss.dtype)
-        if self.optimizer is not None:
-            loss = self.optimizer.scale_loss(loss)
-        return loss
+        raise NotImplementedError
 
-    def _apply(self, tape, scaled_loss, extra_sources=()):
-        """Gradients w.r.t. trainable weights (+ extra sources); applies them.
+    def training_losses(self, x, y, attacked):
+        """The step's differentiable per-example losses: subclasses override.
 
-        Returns the gradients of ``extra_sources`` (e.g. the input).
+        Returns:
+            ``(per_example_loss, natural_logits, adversarial_logits)``; either logits may
+            be ``None`` when the method does not compute them.
         """
-        variables = list(self.trainable_variables)
-        grads = tape.gradient(scaled_loss, variables + list(extra_sources))
-        self.optimizer.apply_gradients(zip(grads[: len(variables)], variables))
-        return grads[len(variables) :]
+        raise NotImplementedError
 
-    def _update_metrics(self, loss, batch_size, y, nat_logits, adv_logits):
-        self.loss_tracker.update_state(loss, sample_weight=batch_size)
-        if nat_logits is not None:
-            self.natural_loss_tracker.update_state(per_example_cross_entropy(y, nat_logits))
-            self.natural_accuracy_tracker.update_state(per_example_correct(y, nat_logits))
-        if adv_logits is not None:
-            self.adversarial_loss_tracker.update_state(per_example_cross_entropy(y, adv_logits))
-            self.adversarial_accuracy_tracker.update_state(per_example_correct(y, adv_logits))
-        return {m.name: m.result() for m in self.metrics}
-
-    def _split_sample_weight(self, sample_weight):
-        """Unpacks ``MRSampleWeighter(loss_source="train")`` weights.
-
-        Returns ``(weight, index)``; ``index`` is ``None`` for ordinary
-        weights (see :mod:`keras_mr.pipeline.training_losses`).
-        """
-        return unpack_sample_weight(sample_weight)
+    def train_step(self, data):
+        tf = _tf()
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        sample_weight, index = self.unpack_sample_weight(sample_weight)
+        x = tf.cast(x, "float32")
+        attacked = self.attack_batch(x, y)
+        with tf.GradientTape() as tape:
+            per_example, nat_logits, adv_logits = self.training_losses(x, y, attacked)
+            loss = weighted_mean(per_example, sample_weight)
+        self.apply_gradients(tape, loss)
+        return self._finish_step(index, per_example, loss, y, nat_logits, adv_logits)
 
     def _finish_step(self, index, per_example, loss, y, nat_logits, adv_logits):
         """Ends a training step: hands the losses to MR, updates the metrics.
@@ -298,11 +220,16 @@ class AdversarialModel(WrappedModel):
         With ``MRSampleWeighter(loss_source="train")`` the losses MR uses are
         the ones of this adversarial training step (adversarial CE for PGD /
         Free AT, the TRADES objective for TRADES): MR on adversarial losses
-        without an extra pass.
+        without an extra pass.  Compiled metrics see the logits the step
+        trained on (adversarial ones, natural ones when there are none).
         """
         record_training_losses(self, index, per_example)
+        nat = None if nat_logits is None else ops.stop_gradient(nat_logits)
+        adv = None if adv_logits is None else ops.stop_gradient(adv_logits)
+        self._track(y, nat, self.natural_loss_tracker, self.natural_accuracy_tracker)
+        self._track(y, adv, self.adversarial_loss_tracker, self.adversarial_accuracy_tracker)
         batch = ops.cast(ops.shape(per_example)[0], "float32")
-        return self._update_metrics(loss, batch, y, nat_logits, adv_logits)
+        return self.update_metrics(loss, y, adv if adv is not None else nat, batch_size=batch)
 
     def input_gradient(self, x, y, loss_fn=None):
         """Gradient of ``sum_i loss_i`` w.r.t. the inputs (``training=False``).
@@ -366,7 +293,9 @@ class AdversarialModel(WrappedModel):
         random_start = self.random_start if random_start is None else random_start
         x = tf.convert_to_tensor(x)
         if x_init is not None:
-            x_adv = attacks.project(x_init, x, eps, self.norm, self.clip_min, self.clip_max)
+            x_adv = attacks.project_perturbation(
+                x_init, x, eps, self.norm, self.clip_min, self.clip_max
+            )
         elif random_start and eps > 0:
             x_adv = attacks.random_start(
                 x, eps, self.norm, self.clip_min, self.clip_max, seed=self._seed_generator
@@ -427,13 +356,13 @@ class AdversarialModel(WrappedModel):
     # ---------------------------------------------------------- test step
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        sample_weight, _ = self._split_sample_weight(sample_weight)
+        sample_weight, _ = self.unpack_sample_weight(sample_weight)
         logits = self._logits(x, training=False)
-        ce = per_example_cross_entropy(y, logits)
-        loss = weighted_mean(ce, sample_weight)
-        batch = ops.cast(ops.shape(ce)[0], "float32")
-        logs = self._update_metrics(loss, batch, y, logits, None)
-        return {k: logs[k] for k in ("loss", "natural_loss", "natural_accuracy")}
+        loss = weighted_mean(per_example_cross_entropy(y, logits), sample_weight)
+        self._track(y, logits, self.natural_loss_tracker, self.natural_accuracy_tracker)
+        batch = ops.cast(ops.shape(logits)[0], "float32")
+        logs = self.update_metrics(loss, y, logits, batch_size=batch)
+        return {k: v for k, v in logs.items() if not k.startswith("adversarial_")}
 
 
 def mr_per_example_loss(model, x, y):
@@ -443,24 +372,3 @@ def mr_per_example_loss(model, x, y):
     ``mr_loss`` setting (``"natural"`` or ``"adversarial"``).
     """
     return model.per_example_loss(x, y)
-
-
-def free_epochs(epochs, replays):
-    """Epochs to pass to ``fit`` for Free AT: ``ceil(epochs / replays)``.
-
-    Free adversarial training (Shafahi et al., 2019) replays every mini-batch
-    ``m`` times and divides the number of epochs by ``m`` so that the total
-    number of parameter updates matches ``epochs`` of natural training.
-
-    Args:
-        epochs: epochs of the natural-training budget.
-        replays: ``m``, the replays per mini-batch.
-
-    Returns:
-        int, at least 1.
-    """
-    if isinstance(replays, bool) or not isinstance(replays, int) or replays < 1:
-        raise ValueError(f"`replays` must be an int >= 1, got {replays!r}.")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"`epochs` must be an int >= 1, got {epochs!r}.")
-    return max(1, -(-epochs // replays))

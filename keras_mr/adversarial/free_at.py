@@ -5,10 +5,10 @@ import inspect
 import keras
 from keras import ops
 
+from keras_mr._internal.backend import require_tensorflow
 from keras_mr.adversarial import attacks
 from keras_mr.adversarial.base import AdversarialModel
-from keras_mr.adversarial.base import _tf
-from keras_mr.adversarial.base import per_example_cross_entropy
+from keras_mr.adversarial.losses import per_example_cross_entropy
 from keras_mr.pipeline.weighted_loss import weighted_mean
 
 _VARIABLE_HAS_SYNCHRONIZATION = (
@@ -85,12 +85,9 @@ class FreeAdversarialModel(AdversarialModel):
         self,
         model,
         batch_size,
-        eps=8 / 255,
+        threat_model=None,
         replays=4,
         step_size=None,
-        norm="inf",
-        clip_min=0.0,
-        clip_max=1.0,
         mr_loss="natural",
         eval_steps=10,
         seed=None,
@@ -99,10 +96,7 @@ class FreeAdversarialModel(AdversarialModel):
     ):
         super().__init__(
             model,
-            eps=eps,
-            norm=norm,
-            clip_min=clip_min,
-            clip_max=clip_max,
+            threat_model,
             mr_loss=mr_loss,
             attack_steps=eval_steps,
             random_start=True,
@@ -169,7 +163,7 @@ class FreeAdversarialModel(AdversarialModel):
         if self.perturbation is None:
             shape = _infer_input_shape(x)
             if shape is not None:
-                _tf()
+                require_tensorflow(f"{type(self).__name__}'s training step", backend=True)
                 with self.distribute_strategy.scope():
                     self._make_perturbation(shape)
         return super().fit(x, y, *args, **kwargs)
@@ -180,9 +174,9 @@ class FreeAdversarialModel(AdversarialModel):
             self.perturbation.assign(ops.zeros_like(self.perturbation))
 
     def train_step(self, data):
-        tf = _tf()
+        tf = require_tensorflow(f"{type(self).__name__}'s training step", backend=True)
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        sample_weight, index = self._split_sample_weight(sample_weight)
+        sample_weight, index = self.unpack_sample_weight(sample_weight)
         x = tf.cast(x, "float32")
         if self.perturbation is None:
             raise ValueError(
@@ -202,10 +196,9 @@ class FreeAdversarialModel(AdversarialModel):
                 adv_logits = self._logits(x_adv, training=True)
                 per_example = per_example_cross_entropy(y, adv_logits)
                 loss = weighted_mean(per_example, sample_weight)
-                scaled = self._scale_for_gradient(loss)
-            (grad_x,) = self._apply(tape, scaled, extra_sources=[x_adv])
+            (grad_x,) = self.apply_gradients(tape, loss, extra_sources=[x_adv])
             step = attacks.steepest_ascent_direction(grad_x, self.norm)
-            delta = attacks.project_ball(
+            delta = attacks.project_lp_ball(
                 delta + self.free_step_size * tf.cast(step, delta.dtype), self.eps, self.norm
             )
         self.perturbation.assign(tf.concat([delta, full[b:]], axis=0))
@@ -244,3 +237,24 @@ def _infer_input_shape(x):
     if any(d is None for d in dims):
         return None
     return (None,) + tuple(int(d) for d in dims)
+
+
+def free_epochs(epochs, replays):
+    """Epochs to pass to ``fit`` for Free AT: ``ceil(epochs / replays)``.
+
+    Free adversarial training (Shafahi et al., 2019) replays every mini-batch
+    ``m`` times and divides the number of epochs by ``m`` so that the total
+    number of parameter updates matches ``epochs`` of natural training.
+
+    Args:
+        epochs: epochs of the natural-training budget.
+        replays: ``m``, the replays per mini-batch.
+
+    Returns:
+        int, at least 1.
+    """
+    if isinstance(replays, bool) or not isinstance(replays, int) or replays < 1:
+        raise ValueError(f"`replays` must be an int >= 1, got {replays!r}.")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"`epochs` must be an int >= 1, got {epochs!r}.")
+    return max(1, -(-epochs // replays))

@@ -1,11 +1,10 @@
 """PGD adversarial training (Madry et al., 2018) as a Keras model wrapper."""
 
 import keras
+from keras import ops
 
 from keras_mr.adversarial.base import AdversarialModel
-from keras_mr.adversarial.base import _tf
-from keras_mr.adversarial.base import per_example_cross_entropy
-from keras_mr.pipeline.weighted_loss import weighted_mean
+from keras_mr.adversarial.losses import per_example_cross_entropy
 
 
 @keras.saving.register_keras_serializable(package="keras_mr")
@@ -63,23 +62,17 @@ class PGDAdversarialModel(AdversarialModel):
     def __init__(
         self,
         model,
-        eps=8 / 255,
+        threat_model=None,
         steps=7,
         step_size=None,
-        norm="inf",
         random_start=True,
-        clip_min=0.0,
-        clip_max=1.0,
         mr_loss="natural",
         seed=None,
         **kwargs,
     ):
         super().__init__(
             model,
-            eps=eps,
-            norm=norm,
-            clip_min=clip_min,
-            clip_max=clip_max,
+            threat_model,
             mr_loss=mr_loss,
             attack_steps=steps,
             attack_step_size=step_size,
@@ -96,19 +89,13 @@ class PGDAdversarialModel(AdversarialModel):
     def step_size(self):
         return self.attack_step_size
 
-    def train_step(self, data):
-        tf = _tf()
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        sample_weight, index = self._split_sample_weight(sample_weight)
-        nat_logits = tf.stop_gradient(self._logits(x, training=False))
-        x_adv = self.generate_adversarial(x, y)
-        with tf.GradientTape() as tape:
-            adv_logits = self._logits(x_adv, training=True)
-            per_example = per_example_cross_entropy(y, adv_logits)
-            loss = weighted_mean(per_example, sample_weight)
-            scaled = self._scale_for_gradient(loss)
-        self._apply(tape, scaled)
-        return self._finish_step(index, per_example, loss, y, nat_logits, adv_logits)
+    def attack_batch(self, x, y):
+        return ops.stop_gradient(self._logits(x, training=False)), self.generate_adversarial(x, y)
+
+    def training_losses(self, x, y, attacked):
+        nat_logits, x_adv = attacked
+        adv_logits = self._logits(x_adv, training=True)
+        return per_example_cross_entropy(y, adv_logits), nat_logits, adv_logits
 
     def get_config(self):
         config = super().get_config()

@@ -3,11 +3,10 @@
 import keras
 from keras import ops
 
+from keras_mr._internal.backend import require_tensorflow
 from keras_mr.adversarial import attacks
 from keras_mr.adversarial.base import AdversarialModel
-from keras_mr.adversarial.base import _tf
-from keras_mr.adversarial.base import per_example_cross_entropy
-from keras_mr.pipeline.weighted_loss import weighted_mean
+from keras_mr.adversarial.losses import per_example_cross_entropy
 
 
 def kl_divergence_from_logits(logits_p, logits_q):
@@ -112,24 +111,18 @@ class TRADESModel(AdversarialModel):
     def __init__(
         self,
         model,
-        eps=8 / 255,
+        threat_model=None,
         steps=10,
         step_size=0.007,
         beta=6.0,
-        norm="inf",
         init_std=0.001,
-        clip_min=0.0,
-        clip_max=1.0,
         mr_loss="natural",
         seed=None,
         **kwargs,
     ):
         super().__init__(
             model,
-            eps=eps,
-            norm=norm,
-            clip_min=clip_min,
-            clip_max=clip_max,
+            threat_model,
             mr_loss=mr_loss,
             attack_steps=steps,
             attack_step_size=step_size,
@@ -152,10 +145,10 @@ class TRADESModel(AdversarialModel):
 
     def trades_adversarial(self, x, natural_logits):
         """Inner maximisation: ``x'`` maximising ``KL(f(x) || f(x'))``."""
-        tf = _tf()
+        tf = require_tensorflow(f"{type(self).__name__}'s training step", backend=True)
         x = tf.cast(x, "float32")
         ref = tf.stop_gradient(natural_logits)
-        x_adv = attacks.project(
+        x_adv = attacks.project_perturbation(
             self.initial_point(x), x, self.eps, self.norm, self.clip_min, self.clip_max
         )
 
@@ -169,20 +162,13 @@ class TRADESModel(AdversarialModel):
         x_adv = self.trades_adversarial(x, nat)
         return trades_per_example_loss(y, nat, self._logits(x_adv, False), self.beta)
 
-    def train_step(self, data):
-        tf = _tf()
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        sample_weight, index = self._split_sample_weight(sample_weight)
-        x = tf.cast(x, "float32")
-        x_adv = self.trades_adversarial(x, self._logits(x, training=False))
-        with tf.GradientTape() as tape:
-            nat_logits = self._logits(x, training=True)
-            adv_logits = self._logits(x_adv, training=True)
-            per_example = trades_per_example_loss(y, nat_logits, adv_logits, self.beta)
-            loss = weighted_mean(per_example, sample_weight)
-            scaled = self._scale_for_gradient(loss)
-        self._apply(tape, scaled)
-        return self._finish_step(index, per_example, loss, y, nat_logits, adv_logits)
+    def attack_batch(self, x, y):
+        return self.trades_adversarial(x, self._logits(x, training=False))
+
+    def training_losses(self, x, y, attacked):
+        nat_logits = self._logits(x, training=True)
+        adv_logits = self._logits(attacked, training=True)
+        return trades_per_example_loss(y, nat_logits, adv_logits, self.beta), nat_logits, adv_logits
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,98 @@
+"""Adversarial models: compiled metrics, the threat-model object, the step template."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_mr
+from keras_mr.adversarial import ThreatModel
+
+pytestmark = pytest.mark.tf_only
+
+
+def _data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(size=(n, 4)).astype("float32")
+    return x, (x[:, 0] > 0.5).astype("int32")
+
+
+def _inner():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                             keras.layers.Dense(2)])
+
+
+MAKERS = {
+    "pgd": lambda inner, **kw: keras_mr.PGDAdversarialModel(inner, steps=2, **kw),
+    "free": lambda inner, **kw: keras_mr.FreeAdversarialModel(inner, batch_size=16, replays=2,
+                                                              **kw),
+    "trades": lambda inner, **kw: keras_mr.TRADESModel(inner, steps=2, step_size=0.01, **kw),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MAKERS))
+def test_compiled_metrics_are_reported(kind):
+    x, y = _data()
+    model = MAKERS[kind](_inner(), eps=0.05, seed=0)
+    model.compile("adam", metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    assert {"loss", "accuracy", "natural_accuracy", "adversarial_accuracy"} <= set(history.history)
+    result = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(result) == {"loss", "accuracy", "natural_loss", "natural_accuracy"}
+    expected = keras.metrics.SparseCategoricalAccuracy()
+    expected.update_state(y, model.predict(x, verbose=0))
+    assert result["accuracy"] == pytest.approx(float(expected.result()), abs=1e-6)
+    assert result["accuracy"] == pytest.approx(result["natural_accuracy"], abs=1e-6)
+
+
+def test_fit_accuracy_is_measured_on_the_inputs_the_step_trained_on():
+    x, y = _data()
+    model = MAKERS["pgd"](_inner(), eps=0.3, seed=0)
+    model.compile("adam", metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    np.testing.assert_allclose(history.history["accuracy"], history.history["adversarial_accuracy"],
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", sorted(MAKERS))
+def test_threat_model_object_equals_the_keywords(kind):
+    x, y = _data()
+    weights = []
+    for kwargs in (dict(eps=0.1, norm=2, clip_min=0.0, clip_max=1.0),
+                   dict(threat_model=ThreatModel(0.1, norm=2))):
+        inner = _inner()
+        model = MAKERS[kind](inner, seed=0, **kwargs)
+        model.compile(keras.optimizers.SGD(0.1))
+        model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+        weights.append([w.numpy() for w in inner.weights])
+        assert model.eps == 0.1 and model.norm == 2
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_threat_model_arguments_are_checked():
+    with pytest.raises(ValueError, match="ThreatModel object"):
+        keras_mr.PGDAdversarialModel(_inner(), threat_model=ThreatModel(0.1), eps=0.2)
+    with pytest.raises(ValueError, match="twice"):
+        keras_mr.PGDAdversarialModel(_inner(), 0.1, eps=0.2)
+    assert keras_mr.PGDAdversarialModel(_inner(), 0.1).eps == pytest.approx(0.1)
+
+
+class NoiseTraining(keras_mr.adversarial.AdversarialModel):
+    """A new method needs only the two hooks: train on uniformly perturbed inputs."""
+
+    def attack_batch(self, x, y):
+        return self.generate_adversarial(x, y, steps=0)  # the random start
+
+    def training_losses(self, x, y, attacked):
+        logits = self._logits(attacked, training=True)
+        per = keras_mr.adversarial.losses.per_example_cross_entropy(y, logits)
+        return per, None, logits
+
+
+def test_a_new_method_needs_only_the_two_hooks():
+    x, y = _data()
+    model = NoiseTraining(_inner(), eps=0.05, seed=0)
+    model.compile("adam", metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all() and "accuracy" in history.history
