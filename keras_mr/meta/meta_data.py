@@ -81,8 +81,11 @@ def balanced_meta_indices(labels, per_class=None, size=None, num_classes=None, s
 
     Example:
 
+    >>> import numpy as np
+    >>> y_noisy = np.repeat([0, 1, 2], [500, 300, 200])
     >>> idx = balanced_meta_indices(y_noisy, per_class=100, seed=0)
-    >>> x_meta, y_meta = x[idx], y_noisy[idx]
+    >>> np.bincount(y_noisy[idx]).tolist()
+    [100, 100, 100]
     """
     ids = _class_ids(labels)
     if num_classes is None:
@@ -142,8 +145,11 @@ def split_meta_set(x, y, per_class=None, size=None, hold_out=True, num_classes=N
 
     Example:
 
+    >>> import numpy as np
+    >>> x, y_noisy = np.random.rand(3000, 4), np.arange(3000) % 10
     >>> split = split_meta_set(x, y_noisy, size=1000, seed=0)
-    >>> meta_ds = meta_dataset(split.x_meta, split.y_meta, batch_size=100)
+    >>> len(split.x_meta), len(split.x_train)
+    (1000, 2000)
     """
     n = len(np.asarray(y))
     meta_idx = balanced_meta_indices(
@@ -232,9 +238,11 @@ def with_meta_batches(train_dataset, meta_batches):
 
     Example:
 
-    >>> train_ds = weighter.attach(x_train, y_train, batch_size=100)
-    >>> ds = with_meta_batches(train_ds, meta_dataset(x_meta, y_meta, batch_size=100))
-    >>> model.fit(ds, epochs=10, shuffle=False, callbacks=[weighter])
+    ```python
+    train_ds = weighter.attach(x_train, y_train, batch_size=100)
+    ds = with_meta_batches(train_ds, meta_dataset(x_meta, y_meta, batch_size=100))
+    model.fit(ds, epochs=10, shuffle=False, callbacks=[weighter])
+    ```
     """
     tf = require_tensorflow("meta_dataset / with_meta_batches")
 
