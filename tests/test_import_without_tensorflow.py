@@ -32,11 +32,13 @@ SCRIPT = textwrap.dedent(
     p, _, _ = keras_mr.mw_update(np.zeros(4), np.array([0.0, 1.0, 2.0, 3.0]), eta=1.0)
     out["mw_sum"] = float(np.exp(p).sum())
     out["weighter"] = keras_mr.MRSampleWeighter(eta=0.1).loss_source
+    ds = keras_mr.MRSampleWeighter().attach(np.zeros((4, 2)), np.zeros(4), batch_size=2)
+    out["pipeline"] = type(ds).__name__  # attach() itself falls back to a PyDataset
     errors = {}
     for label, call in [
         ("indexed_dataset", lambda: keras_mr.indexed_dataset(np.zeros((4, 2)), np.zeros(4))),
-        ("attach", lambda: keras_mr.MRSampleWeighter().attach(
-            np.zeros((4, 2)), np.zeros(4), batch_size=2)),
+        ("attach_tf_data", lambda: keras_mr.MRSampleWeighter().attach(
+            np.zeros((4, 2)), np.zeros(4), batch_size=2, pipeline="tf.data")),
         ("loss_source_train", lambda: keras_mr.MRSampleWeighter(loss_source="train")),
     ]:
         try:
@@ -61,6 +63,7 @@ def test_import_keras_mr_on_jax_without_tensorflow():
     assert out["names"] == len(__import__("keras_mr").__all__)
     assert out["mw_sum"] == pytest.approx(1.0)
     assert out["weighter"] == "eval"
+    assert out["pipeline"] == "WeightedArrayDataset"
     # Every TensorFlow-needing entry point raises the one error type, one message format.
     for label, error in out["errors"].items():
         assert error is not None, f"{label} did not raise without TensorFlow"

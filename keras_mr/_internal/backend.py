@@ -50,3 +50,12 @@ class LazyTensorFlow:
 
     def __getattr__(self, name):
         return getattr(require_tensorflow(self._feature), name)
+
+
+def tensorflow_available():
+    """Whether TensorFlow can be imported (imports it when it can)."""
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -227,7 +227,7 @@ def suspected_label_issues(
     Example:
 
     >>> t = suspected_label_issues([0.3, 0.1, 0.6], [0, 1, 1], top_k=2)
-    >>> list(t.indices)
+    >>> [int(i) for i in t.indices]
     [1, 0]
     """
     w = np.asarray(weights, dtype=np.float64).reshape(-1)

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from keras_mr._internal.backend import require_tensorflow
+from keras_mr._internal.backend import tensorflow_available
 from keras_mr.pipeline import array_pipeline
 from keras_mr.pipeline import indexed_data
 
@@ -70,11 +71,7 @@ def use_pydataset(pipeline):
         raise ValueError(f"`pipeline` must be one of {PIPELINES}, got {pipeline!r}.")
     if pipeline != "auto":
         return pipeline == "pydataset"
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
-        return True
-    return False
+    return not tensorflow_available()
 
 
 def build_weighted_pipeline(x, y=None, options=None, *, needs_eval_data, with_index):

@@ -4,33 +4,51 @@ Every loader returns a :class:`Dataset`.  ``load_dataset(name, **kwargs)``
 looks a loader up by name (used by the runner / CLI).
 """
 
-from keras_mr.benchmarking.datasets.base import Dataset  # noqa: F401
+from keras_mr.benchmarking.datasets.base import Dataset
 from keras_mr.benchmarking.datasets.cifar import load_cifar10
 from keras_mr.benchmarking.datasets.cifar import load_cifar100
-from keras_mr.benchmarking.datasets.clothing1m import clothing1m_image_dataset  # noqa: F401
+from keras_mr.benchmarking.datasets.clothing1m import clothing1m_image_dataset
 from keras_mr.benchmarking.datasets.clothing1m import load_clothing1m
 from keras_mr.benchmarking.datasets.default import load_default
-from keras_mr.benchmarking.datasets.fashion_mnist import fashion_mnist_available  # noqa: F401
+from keras_mr.benchmarking.datasets.fashion_mnist import fashion_mnist_available
 from keras_mr.benchmarking.datasets.fashion_mnist import load_fashion_mnist
-from keras_mr.benchmarking.datasets.synthetic import least_squares_1d_arrays  # noqa: F401
-from keras_mr.benchmarking.datasets.synthetic import load_least_squares_1d  # noqa: F401
+from keras_mr.benchmarking.datasets.synthetic import least_squares_1d_arrays
+from keras_mr.benchmarking.datasets.synthetic import load_least_squares_1d
 from keras_mr.benchmarking.datasets.synthetic import load_logistic_1d
 from keras_mr.benchmarking.datasets.synthetic import load_two_moons
-from keras_mr.benchmarking.datasets.synthetic import make_moons  # noqa: F401
+from keras_mr.benchmarking.datasets.synthetic import make_moons
+from keras_mr.benchmarking.registry import Registry
 
-LOADERS = {
-    "default": load_default,
-    "fashion_mnist": load_fashion_mnist,
-    "cifar10": load_cifar10,
-    "cifar100": load_cifar100,
-    "clothing1m": load_clothing1m,
-    "two_moons": load_two_moons,
-    "logistic_1d": load_logistic_1d,
-}
+LOADERS = Registry("dataset")
+LOADERS.register("default", load_default)
+LOADERS.register("fashion_mnist", load_fashion_mnist, aliases=("fmnist", "fashion-mnist"))
+LOADERS.register("cifar10", load_cifar10, aliases=("cifar-10",))
+LOADERS.register("cifar100", load_cifar100, aliases=("cifar-100",))
+LOADERS.register("clothing1m", load_clothing1m)
+LOADERS.register("two_moons", load_two_moons, aliases=("moons",))
+LOADERS.register("logistic_1d", load_logistic_1d)
+
+__all__ = [
+    "LOADERS",
+    "Dataset",
+    "clothing1m_image_dataset",
+    "fashion_mnist_available",
+    "least_squares_1d_arrays",
+    "load_cifar10",
+    "load_cifar100",
+    "load_clothing1m",
+    "load_dataset",
+    "load_default",
+    "load_fashion_mnist",
+    "load_least_squares_1d",
+    "load_logistic_1d",
+    "load_two_moons",
+    "make_moons",
+]
 
 
 def load_dataset(name, **kwargs):
-    """Loads a dataset by name (``keras_mr.benchmarking.datasets.LOADERS``).
+    """Loads a dataset by name (a :data:`LOADERS` entry, a :class:`Registry`).
 
     Args:
         name: ``"default"``, ``"fashion_mnist"`` (alias ``"fmnist"``),
@@ -41,14 +59,4 @@ def load_dataset(name, **kwargs):
     Returns:
         :class:`Dataset`.
     """
-    aliases = {
-        "fmnist": "fashion_mnist",
-        "fashion-mnist": "fashion_mnist",
-        "moons": "two_moons",
-        "cifar-10": "cifar10",
-        "cifar-100": "cifar100",
-    }
-    key = aliases.get(name, name)
-    if key not in LOADERS:
-        raise ValueError(f"Unknown dataset {name!r}; choose one of {sorted(LOADERS)}.")
-    return LOADERS[key](**kwargs)
+    return LOADERS.get(name)(**kwargs)

@@ -30,12 +30,9 @@ CLASS_NAMES = [
 
 
 def _keras_cache_dir():
-    try:
-        from keras.src.backend.config import keras_home
-
-        home = keras_home()
-    except ImportError:  # pragma: no cover - older/newer Keras layouts
-        home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+    """Keras' dataset cache for Fashion-MNIST: ``$KERAS_HOME`` or ``~/.keras``, then
+    ``datasets/fashion-mnist`` (where ``keras.datasets.fashion_mnist`` stores it)."""
+    home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
     return os.path.join(os.path.expanduser(home), "datasets", "fashion-mnist")
 
 

@@ -1,0 +1,268 @@
+"""Running one configuration and whole grids (dataset x noise x rate x method x seed)."""
+
+import sys
+import time
+
+import numpy as np
+
+from keras_mr.benchmarking.runner.methods import METHODS
+from keras_mr.benchmarking.runner.methods import RunContext
+from keras_mr.benchmarking.runner.models import make_model_builder
+from keras_mr.benchmarking.runner.results import GridResult
+from keras_mr.benchmarking.runner.results import RunResult
+
+
+def _epoch_recorder(weights_fn, noisy_mask, store):
+    import keras
+
+    from keras_mr.benchmarking.metrics import noisy_weight_mass
+
+    class _Recorder(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if weights_fn is not None and noisy_mask.any():
+                store.append(noisy_weight_mass(weights_fn(), noisy_mask))
+
+    return _Recorder()
+
+
+def run_single(
+    data,
+    noise,
+    rate,
+    method,
+    seed=0,
+    model="auto",
+    epochs=20,
+    batch_size=64,
+    optimizer="adam",
+    lr=1e-3,
+    width=None,
+    options=None,
+    verbose=0,
+    noisy=None,
+    model_kwargs=None,
+    lr_decay=None,
+    progress=None,
+):
+    """Trains one method on one noisy dataset and evaluates the test set every epoch.
+
+    Args:
+        data: a :class:`keras_mr.benchmarking.datasets.Dataset` (clean labels).
+        noise: noise kind (see :func:`keras_mr.benchmarking.noise.apply_noise`).
+        rate: noise rate.
+        method: a key of :data:`METHODS`.
+        seed: seed for the noise, the initialisation and the shuffling.
+        model: ``"auto"``, ``"mlp"`` or ``"cnn"`` (see :data:`MODELS`).
+        epochs, batch_size, optimizer, lr, width: training set-up.
+        options: method options (e.g. ``{"eta": 0.5}``).
+        model_kwargs: extra model arguments (e.g. ``{"dense": 256}`` for ``cnn``).
+        lr_decay: ``None`` (constant) or ``"cosine"`` (to 0 at the last step).
+        verbose: Keras ``fit`` verbosity.
+        noisy: precomputed :class:`keras_mr.benchmarking.noise.NoisyLabels` (else generated).
+        progress: optional ``fn(epoch, epochs)`` called after every epoch.
+
+    Returns:
+        :class:`RunResult`.
+    """
+    import keras
+
+    from keras_mr.benchmarking import metrics
+    from keras_mr.benchmarking.noise import apply_noise
+
+    METHODS.canonical(method)  # a clear error for an unknown name
+    if noisy is None:
+        noisy = apply_noise(noise, data.y_train, rate, data.num_classes, seed=seed, x=data.x_train)
+    keras.utils.set_random_seed(seed)
+    if lr_decay not in (None, "none", "cosine"):
+        raise ValueError(f"`lr_decay` must be None or 'cosine', got {lr_decay!r}.")
+    steps = epochs * int(np.ceil(len(data.y_train) / batch_size))
+    build = make_model_builder(
+        model,
+        data.input_shape,
+        data.num_classes,
+        optimizer,
+        lr,
+        width,
+        model_kwargs,
+        decay_steps=steps if lr_decay == "cosine" else None,
+    )
+    ctx = RunContext(
+        data,
+        noisy.noisy_labels,
+        noisy.noisy_mask,
+        build,
+        batch_size,
+        epochs,
+        seed,
+        dict(options or {}),
+    )
+    plan = METHODS[method](ctx)
+    mass = []
+    callbacks = list(plan.callbacks) + [_epoch_recorder(plan.weights_fn, noisy.noisy_mask, mass)]
+    if progress is not None:
+        callbacks.append(
+            keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs: progress(epoch + 1, epochs)
+            )
+        )
+    fit_kwargs = dict(
+        epochs=epochs,
+        verbose=verbose,
+        callbacks=callbacks,
+        validation_data=(data.x_test, data.y_test),
+        validation_batch_size=1024,
+    )
+    start = time.time()
+    if isinstance(plan.train_data, tuple):
+        x, y = plan.train_data
+        hist = plan.model.fit(x, y, batch_size=batch_size, shuffle=True, **fit_kwargs)
+    else:
+        hist = plan.model.fit(plan.train_data, shuffle=False, **fit_kwargs)
+    seconds = time.time() - start
+    acc = [float(a) for a in hist.history["val_accuracy"]]
+    result = RunResult(
+        data.name,
+        noise,
+        float(rate),
+        method,
+        int(seed),
+        acc[-1],
+        max(acc),
+        float(noisy.noisy_mask.mean()),
+        acc,
+        seconds=seconds,
+        noisy_mask=noisy.noisy_mask,
+    )
+    if plan.weights_fn is not None:
+        w = np.asarray(plan.weights_fn())
+        result.final_weights = w
+        result.noisy_mass = mass or None
+        if noisy.noisy_mask.any() and not noisy.noisy_mask.all():
+            result.auc = metrics.noisy_detection_auc(w, noisy.noisy_mask)
+            result.ap = metrics.noisy_detection_average_precision(w, noisy.noisy_mask)
+    return result
+
+
+# -------------------------------------------------------------- the grid
+
+
+def _epoch_counter(name, log):
+    """``progress`` for :func:`run_single`: an epoch counter on one terminal line."""
+
+    def show(epoch, epochs):
+        print(f"\r{name}: epoch {epoch}/{epochs}", end="", file=log, flush=True)
+
+    return show
+
+
+def run_grid(
+    datasets=("default",),
+    noises=("symmetric",),
+    rates=(0.4,),
+    methods=("base", "mr", "random"),
+    seeds=(0,),
+    model="auto",
+    epochs=20,
+    batch_size=64,
+    optimizer="adam",
+    lr=1e-3,
+    width=None,
+    train_size=None,
+    test_size=None,
+    dataset_kwargs=None,
+    options=None,
+    out_dir=None,
+    plots=True,
+    verbose=1,
+    keras_verbose=0,
+    log=None,
+    model_kwargs=None,
+    lr_decay=None,
+):
+    """Runs the grid dataset x noise x rate x method x seed.
+
+    Args:
+        datasets: dataset names (see :func:`keras_mr.benchmarking.datasets.load_dataset`) or
+            :class:`keras_mr.benchmarking.datasets.Dataset` objects.
+        noises: noise kinds (see :func:`keras_mr.benchmarking.noise.apply_noise`).
+        rates: noise rates.
+        methods: method names (keys of :data:`METHODS`).
+        seeds: seeds (noise, initialisation and shuffling of each run).
+        model: ``"auto"`` (``cnn`` for images >= 16 px, else ``mlp``), ``"mlp"``, ``"cnn"``.
+        epochs, batch_size, optimizer, lr, width: training set-up.
+        train_size, test_size: stratified subsets (``None``: full sets).
+        dataset_kwargs: dict ``name -> kwargs`` for the loaders.
+        options: method options, e.g. ``{"eta": 0.5}``.
+        out_dir: folder for CSV/JSON/plots (``None``: nothing written).
+        plots: write plots to ``out_dir``.
+        verbose: 1 prints one summary line per run.
+        keras_verbose: verbosity of ``model.fit``.
+        log: file-like for the progress lines (default ``sys.stdout``).
+        model_kwargs: extra model arguments (e.g. ``{"dense": 256}``).
+        lr_decay: ``None`` or ``"cosine"``.
+
+    Returns:
+        :class:`GridResult`.
+    """
+    from keras_mr.benchmarking.datasets import load_dataset
+    from keras_mr.benchmarking.noise import apply_noise
+
+    log = log or sys.stdout
+    for m in methods:
+        METHODS.canonical(m)
+    runs = []
+    total = len(datasets) * len(noises) * len(rates) * len(methods) * len(seeds)
+    count = 0
+    for ds_spec in datasets:
+        if isinstance(ds_spec, str):
+            data = load_dataset(ds_spec, **(dataset_kwargs or {}).get(ds_spec, {}))
+        else:
+            data = ds_spec
+        if train_size is not None or test_size is not None:
+            data = data.subset(train_size, test_size, seed=0)
+        for nz in noises:
+            for rate in rates:
+                for seed in seeds:
+                    noisy = apply_noise(
+                        nz, data.y_train, rate, data.num_classes, seed=seed, x=data.x_train
+                    )
+                    for method in methods:
+                        count += 1
+                        name = f"[{count}/{total}] {data.name} {nz} {rate:.0%} {method} seed {seed}"
+                        live = verbose and not keras_verbose and getattr(log, "isatty", bool)()
+                        r = run_single(
+                            data,
+                            nz,
+                            rate,
+                            method,
+                            seed,
+                            model,
+                            epochs,
+                            batch_size,
+                            optimizer,
+                            lr,
+                            width,
+                            options,
+                            keras_verbose,
+                            noisy=noisy,
+                            model_kwargs=model_kwargs,
+                            lr_decay=lr_decay,
+                            progress=_epoch_counter(name, log) if live else None,
+                        )
+                        runs.append(r)
+                        if verbose:
+                            extra = f", AUC {r.auc:.3f}" if r.auc is not None else ""
+                            print(
+                                ("\r" if live else "") + f"{name}: "
+                                f"final {100 * r.final_acc:.2f}% best {100 * r.best_acc:.2f}%"
+                                f"{extra} ({r.seconds:.1f}s)",
+                                file=log,
+                                flush=True,
+                            )
+    result = GridResult(runs)
+    if out_dir is not None:
+        result.write(out_dir, plots=plots)
+    return result
+
+
+# -------------------------------------------------------------------- CLI

@@ -1,0 +1,102 @@
+"""The weighting methods the runner trains with: a registry of ``fn(ctx) -> MethodPlan``."""
+
+import dataclasses
+from typing import Any
+from typing import Callable
+from typing import Optional
+
+import numpy as np
+
+from keras_mr.benchmarking.registry import Registry
+
+
+@dataclasses.dataclass
+class RunContext:
+    """What a method builder gets.
+
+    Attributes:
+        data: the :class:`keras_mr.benchmarking.datasets.Dataset` (clean labels in ``y_train``).
+        y_noisy: noisy training labels (what the method trains on).
+        noisy_mask: bool ``(N,)``, ground truth of the noise (for logging only).
+        build_model: ``fn() -> keras.Model``, a fresh compiled model (loss:
+            sparse categorical cross-entropy on logits, metric ``accuracy``).
+        batch_size: training batch size.
+        epochs: number of epochs.
+        seed: run seed (already applied with ``keras.utils.set_random_seed``).
+        options: method options from the caller / CLI (e.g. ``eta``).
+    """
+
+    data: Any
+    y_noisy: np.ndarray
+    noisy_mask: np.ndarray
+    build_model: Callable
+    batch_size: int
+    epochs: int
+    seed: int
+    options: dict
+
+
+@dataclasses.dataclass
+class MethodPlan:
+    """What a method builder returns.
+
+    Attributes:
+        model: the compiled model to fit.
+        train_data: ``(x, y)`` arrays (fit with ``batch_size`` and shuffling)
+            or a ``tf.data.Dataset`` (e.g. from ``weighter.attach``).
+        callbacks: extra callbacks (e.g. the weighter itself).
+        weights_fn: optional ``fn() -> (N,)`` current example weights, read
+            after every epoch for the noisy-mass curve and detection AUC.
+    """
+
+    model: Any
+    train_data: Any
+    callbacks: list = dataclasses.field(default_factory=list)
+    weights_fn: Optional[Callable] = None
+
+
+METHODS = Registry("method")
+
+
+def register_method(name, fn=None):
+    """Registers ``fn(ctx: RunContext) -> MethodPlan`` under ``name`` (usable as a decorator)."""
+    return METHODS.register(name, fn)
+
+
+@register_method("base")
+def _base(ctx):
+    """Plain training on the noisy labels."""
+    return MethodPlan(ctx.build_model(), (ctx.data.x_train, ctx.y_noisy))
+
+
+@register_method("clean")
+def _clean(ctx):
+    """Reference: plain training on the clean labels."""
+    return MethodPlan(ctx.build_model(), (ctx.data.x_train, ctx.data.y_train))
+
+
+@register_method("mr")
+def _mr(ctx):
+    """Multiplicative Reweighting (``MRSampleWeighter``); options ``eta``, ``max_weight``."""
+    from keras_mr.mr.mr_sample_weighter import MRSampleWeighter
+
+    weighter = MRSampleWeighter(
+        eta=ctx.options.get("eta", 0.5),
+        max_weight=ctx.options.get("max_weight"),
+        noise_mask=ctx.noisy_mask,
+    )
+    ds = weighter.attach(ctx.data.x_train, ctx.y_noisy, batch_size=ctx.batch_size, seed=ctx.seed)
+    return MethodPlan(ctx.build_model(), ds, [weighter], lambda: weighter.weights)
+
+
+@register_method("random")
+def _random(ctx):
+    """Random (rectified-Gaussian) weighting baseline (``keras_mr.RandomSampleWeighter``)."""
+    from keras_mr.mr.random_sample_weighter import RandomSampleWeighter
+
+    weighter = RandomSampleWeighter(seed=ctx.seed, noise_mask=ctx.noisy_mask)
+    ds = weighter.attach(ctx.data.x_train, ctx.y_noisy, batch_size=ctx.batch_size, seed=ctx.seed)
+    return MethodPlan(ctx.build_model(), ds, [weighter], lambda: weighter.weights)
+
+
+# ------------------------------------------------------------------ models
