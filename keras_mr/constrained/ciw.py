@@ -59,12 +59,7 @@ import math
 from keras import ops
 
 # Named members of the alpha family.
-DIVERGENCES = {
-    "kl": 1.0,
-    "reverse_kl": 0.0,
-    "hellinger": 0.5,
-    "chi2": 2.0,
-}
+DIVERGENCES = {"kl": 1.0, "reverse_kl": 0.0, "hellinger": 0.5, "chi2": 2.0}
 
 
 def resolve_alpha(divergence):

@@ -31,8 +31,7 @@ META_Y = "meta_y"
 TRAIN_X = "x"
 
 MetaSplit = collections.namedtuple(
-    "MetaSplit",
-    ["x_train", "y_train", "x_meta", "y_meta", "train_indices", "meta_indices"],
+    "MetaSplit", ["x_train", "y_train", "x_meta", "y_meta", "train_indices", "meta_indices"]
 )
 MetaSplit.__doc__ = """Result of :func:`split_meta_set`.
 

@@ -172,11 +172,7 @@ class SampleWeighter(keras.callbacks.Callback):
         arguments = locals()
         options = PipelineOptions(**{k: arguments[k] for k in PipelineOptions._fields})
         pipeline = build_weighted_pipeline(
-            x,
-            y,
-            options,
-            needs_eval_data=self.needs_eval_data,
-            with_index=self.records_losses,
+            x, y, options, needs_eval_data=self.needs_eval_data, with_index=self.records_losses
         )
         n = pipeline.num_examples
         fit_checks.check_noise_mask(self.noise_mask, n)
