@@ -33,16 +33,7 @@ import keras
 
 import keras_mr
 
-ALL_METHODS = [
-    "base",
-    "CIW",
-    "CICW",
-    "CICW-M",
-    "MR",
-    "base+mixup",
-    "MR+mixup",
-    "MR+smoothing",
-]
+ALL_METHODS = ["base", "CIW", "CICW", "CICW-M", "MR", "base+mixup", "MR+mixup", "MR+smoothing"]
 DEFAULT_METHODS = ["base", "CIW", "CICW", "CICW-M", "MR+mixup", "MR+smoothing"]
 
 
@@ -99,9 +90,7 @@ def build(method, base, args, steps_per_epoch):
     """Returns (model to fit, loss, wants one-hot labels, uses MR)."""
     burn = args.burn_in_epochs * steps_per_epoch
     ciw_kwargs = dict(
-        instance_divergence=args.divergence,
-        temperature=args.temperature,
-        burn_in_steps=burn,
+        instance_divergence=args.divergence, temperature=args.temperature, burn_in_steps=burn
     )
     cce = keras.losses.CategoricalCrossentropy(from_logits=True)
     sparse = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
