@@ -139,14 +139,9 @@ class FreeAdversarialModel(AdversarialModel):
         kwargs = {}
         if _VARIABLE_HAS_SYNCHRONIZATION:  # Keras >= 3.9; 3.8 has no `synchronization=`
             kwargs["synchronization"] = "on_read"
+        kwargs.update(trainable=False, aggregation="only_first_replica")
         self.perturbation = keras.Variable(
-            initializer="zeros",
-            shape=shape,
-            dtype="float32",
-            trainable=False,
-            name="free_at_perturbation",
-            aggregation="only_first_replica",
-            **kwargs,
+            initializer="zeros", shape=shape, dtype="float32", name="free_at_perturbation", **kwargs
         )
 
     def build(self, input_shape):

@@ -70,24 +70,12 @@ class PGDAdversarialModel(AdversarialModel):
         seed=None,
         **kwargs,
     ):
-        super().__init__(
-            model,
-            threat_model,
-            mr_loss=mr_loss,
-            attack_steps=steps,
-            attack_step_size=step_size,
-            random_start=random_start,
-            seed=seed,
-            **kwargs,
-        )
+        attack = dict(attack_steps=steps, attack_step_size=step_size, random_start=random_start)
+        super().__init__(model, threat_model, mr_loss=mr_loss, seed=seed, **attack, **kwargs)
 
-    @property
-    def steps(self):
-        return self.attack_steps
-
-    @property
-    def step_size(self):
-        return self.attack_step_size
+    # The constructor's names of the base's attack settings.
+    steps = property(lambda self: self.attack_steps, doc="PGD steps of the training attack.")
+    step_size = property(lambda self: self.attack_step_size, doc="PGD step size.")
 
     def attack_batch(self, x, y):
         return ops.stop_gradient(self._logits(x, training=False)), self.generate_adversarial(x, y)

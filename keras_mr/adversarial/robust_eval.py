@@ -85,6 +85,7 @@ def robust_accuracy(
     batch_size=256,
     pgd_steps=10,
     pgd_step_size=None,
+    *,
     pgd_random_start=True,
     clip_min=0.0,
     clip_max=1.0,
@@ -162,21 +163,15 @@ def robust_accuracy(
             label = tf.reshape(tf.cast(yb, tf.int64), (-1,))
         return tf.reduce_sum(tf.cast(tf.equal(pred, label), tf.float32))
 
+    common = dict(
+        loss_fn=cleverhans_loss_fn, clip_min=clip_min, clip_max=clip_max, sanity_checks=False
+    )
+
     def make_attack(kind, e):
         if kind == "fgsm":
 
             def run(xb, yb):
-                return fgm(
-                    model_fn,
-                    xb,
-                    e,
-                    np.inf,
-                    loss_fn=cleverhans_loss_fn,
-                    clip_min=clip_min,
-                    clip_max=clip_max,
-                    y=yb,
-                    sanity_checks=False,
-                )
+                return fgm(model_fn, xb, e, np.inf, y=yb, **common)
         else:
             step = pgd_step_size if pgd_step_size is not None else 2.5 * e / pgd_steps
             step = min(step, e)  # cleverhans asserts eps_iter <= eps
@@ -189,12 +184,9 @@ def robust_accuracy(
                     step,
                     pgd_steps,
                     np.inf,
-                    loss_fn=cleverhans_loss_fn,
-                    clip_min=clip_min,
-                    clip_max=clip_max,
                     y=yb,
                     rand_init=pgd_random_start,
-                    sanity_checks=False,
+                    **common,
                 )
 
         return tf.function(run, reduce_retracing=True)

@@ -120,16 +120,9 @@ class TRADESModel(AdversarialModel):
         seed=None,
         **kwargs,
     ):
-        super().__init__(
-            model,
-            threat_model,
-            mr_loss=mr_loss,
-            attack_steps=steps,
-            attack_step_size=step_size,
-            random_start=False,
-            seed=seed,
-            **kwargs,
-        )
+        # the inner maximisation starts from a Gaussian point (initial_point), not a random one
+        attack = dict(attack_steps=steps, attack_step_size=step_size, random_start=False)
+        super().__init__(model, threat_model, mr_loss=mr_loss, seed=seed, **attack, **kwargs)
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
             raise ValueError(f"`beta` must be a float >= 0, got {beta!r}.")
         self.beta = float(beta)

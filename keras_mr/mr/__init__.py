@@ -31,10 +31,11 @@ __all__ = [
     "NoiseRateEstimate",
     "estimate_noise_rate",
     "find_label_issues",
-    "mw_log_weights",
-    "mw_update",
+    # the pure math
     "project_capped_simplex",
     "project_capped_simplex_log",
-    "rectified_gaussian_weights",
+    "mw_update",
+    "mw_log_weights",
     "weight_statistics",
+    "rectified_gaussian_weights",
 ]

@@ -115,6 +115,7 @@ class MRSampleWeighter(SampleWeighter):
         self,
         eta=0.01,
         max_weight=None,
+        *,
         eta_schedule=None,
         history_mode="rescale",
         update_every=None,

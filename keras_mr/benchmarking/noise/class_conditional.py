@@ -119,16 +119,8 @@ def flip2_noise(labels, rate, num_classes, seed=None):
     drawn once; a fraction ``rate`` of class ``c`` is relabelled, half to
     each target (``T[c, t1] = T[c, t2] = rate / 2``).  Exactly
     ``round(rate * N)`` examples are corrupted, split evenly (within one)
-    between the two targets.
-
-    Args:
-        labels: int array ``(N,)`` of clean class ids.
-        rate: noise rate in ``[0, 1]``.
-        num_classes: ``K >= 3``.
-        seed: int seed or ``None``.
-
-    Returns:
-        :class:`NoisyLabels`.
+    between the two targets.  Arguments and result as :func:`flip_noise`, with
+    ``num_classes >= 3``.
     """
     labels, rate = check_inputs(labels, rate, num_classes, min_classes=3)
     return _fixed_targets_noise(labels, rate, num_classes, 2, seed)
