@@ -23,6 +23,7 @@ import argparse
 import gzip
 import os
 import time
+from typing import NamedTuple
 
 import numpy as np
 
@@ -32,8 +33,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 
 import keras_mr
+from keras_mr.benchmarking.registry import Registry
+from keras_mr.benchmarking.timing import FitTimer
+from keras_mr.benchmarking.timing import interleaved
+from keras_mr.benchmarking.timing import ratio_table
+from keras_mr.constrained import CICWMixup
+from keras_mr.constrained import ClassReweighting
+from keras_mr.constrained import InstanceReweighting
+from keras_mr.constrained import WeightedMixup
 
-ALL_METHODS = ["base", "CIW", "CICW", "CICW-M", "MR", "base+mixup", "MR+mixup", "MR+smoothing"]
 DEFAULT_METHODS = ["base", "CIW", "CICW", "CICW-M", "MR+mixup", "MR+smoothing"]
 
 
@@ -86,99 +94,87 @@ def mlp(input_dim, num_classes, width, seed):
     )
 
 
-def build(method, base, args, steps_per_epoch):
-    """Returns (model to fit, loss, wants one-hot labels, uses MR)."""
+# -- methods: name -> fn(base, args, steps_per_epoch) -> Plan ------------------------
+METHODS = Registry("CIW benchmark method")
+
+
+class Plan(NamedTuple):
+    model: object  # the model to fit
+    loss: object
+    one_hot: bool  # wants one-hot labels
+    uses_mr: bool
+
+
+def _instance(args, steps_per_epoch):
     burn = args.burn_in_epochs * steps_per_epoch
-    ciw_kwargs = dict(
-        instance_divergence=args.divergence, temperature=args.temperature, burn_in_steps=burn
+    return InstanceReweighting(args.divergence, temperature=args.temperature, burn_in_steps=burn)
+
+
+def _classes(args):
+    return ClassReweighting(
+        args.class_divergence, temperature=args.class_temperature, budget=args.class_budget
     )
-    cce = keras.losses.CategoricalCrossentropy(from_logits=True)
-    sparse = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    crm = keras_mr.ConstrainedReweightingModel
-    if method == "base":
-        return base, sparse, False, False
-    if method == "CIW":
-        return crm(base, **ciw_kwargs), sparse, False, False
-    if method == "CICW":
-        return (
-            crm(
-                base,
-                class_divergence=args.class_divergence,
-                class_temperature=args.class_temperature,
-                class_budget=args.class_budget,
-                **ciw_kwargs,
-            ),
-            cce,
-            True,
-            False,
-        )
-    if method == "CICW-M":
-        return (
-            crm(
-                base,
-                class_divergence=args.class_divergence,
-                class_temperature=args.class_temperature,
-                class_budget=args.class_budget,
-                mixup="cicw",
-                mixup_variant=args.mixup_variant,
-                seed=args.seed,
-                **ciw_kwargs,
-            ),
-            cce,
-            True,
-            False,
-        )
-    if method == "MR":
-        return base, sparse, False, True
-    if method == "base+mixup":
-        return (
-            crm(
-                base,
-                instance_divergence=None,
-                mixup="uniform",
-                mixup_alpha=args.mixup_alpha,
-                seed=args.seed,
-            ),
-            cce,
-            True,
-            False,
-        )
-    if method == "MR+mixup":
-        return (
-            crm(
-                base,
-                instance_divergence=None,
-                mixup="uniform",
-                mixup_alpha=args.mixup_alpha,
-                seed=args.seed,
-            ),
-            cce,
-            True,
-            True,
-        )
-    if method == "MR+smoothing":
-        return (
-            crm(base, instance_divergence=None, label_smoothing=args.label_smoothing),
-            cce,
-            True,
-            True,
-        )
-    raise ValueError(f"unknown method {method!r}; choose from {ALL_METHODS}")
+
+
+CCE = keras.losses.CategoricalCrossentropy(from_logits=True)
+SPARSE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+CRM = keras_mr.ConstrainedReweightingModel
+
+
+@METHODS.register("base")
+def _base(base, args, steps):
+    return Plan(base, SPARSE, False, False)
+
+
+@METHODS.register("MR")
+def _mr(base, args, steps):
+    return Plan(base, SPARSE, False, True)
+
+
+@METHODS.register("CIW")
+def _ciw(base, args, steps):
+    return Plan(CRM(base, instance=_instance(args, steps)), SPARSE, False, False)
+
+
+@METHODS.register("CICW")
+def _cicw(base, args, steps):
+    model = CRM(base, instance=_instance(args, steps), classes=_classes(args))
+    return Plan(model, CCE, True, False)
+
+
+@METHODS.register("CICW-M")
+def _cicw_m(base, args, steps):
+    mixing = CICWMixup(args.mixup_variant)
+    model = CRM(base, _instance(args, steps), _classes(args), mixing, seed=args.seed)
+    return Plan(model, CCE, True, False)
+
+
+def _mixup(base, args):
+    return CRM(base, instance=None, mixing=WeightedMixup(args.mixup_alpha), seed=args.seed)
+
+
+@METHODS.register("base+mixup")
+def _base_mixup(base, args, steps):
+    return Plan(_mixup(base, args), CCE, True, False)
+
+
+@METHODS.register("MR+mixup")
+def _mr_mixup(base, args, steps):
+    return Plan(_mixup(base, args), CCE, True, True)
+
+
+@METHODS.register("MR+smoothing")
+def _mr_smoothing(base, args, steps):
+    model = CRM(base, instance=None, label_smoothing=args.label_smoothing)
+    return Plan(model, CCE, True, True)
+
+
+def build(method, base, args, steps_per_epoch):
+    """The :class:`Plan` of a registered method."""
+    return METHODS.get(method)(base, args, steps_per_epoch)
 
 
 # -- timing -------------------------------------------------------------
-class StepTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.times = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._t = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.times.append(time.perf_counter() - self._t)
-
-
 def run_timing(args):
     rng = np.random.default_rng(0)
     n = args.batch_size * args.steps
@@ -191,46 +187,33 @@ def run_timing(args):
         "CIW-chi2": dict(instance_divergence="chi2"),
         "wrapper-no-weighting": dict(instance_divergence=None),
     }
-    results = {}
-    for _ in range(args.repeats):
-        for name in methods + list(extra):
-            base = mlp(args.input_dim, 10, args.width, seed=0)
-            sparse = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-            if name == "plain":
-                model, loss, onehot = base, sparse, False
-            elif name in extra:
-                model = keras_mr.ConstrainedReweightingModel(
-                    base, temperature=args.temperature, **extra[name]
-                )
-                loss, onehot = sparse, False
-            else:
-                model, loss, onehot, _ = build(name, base, args, args.steps)
-            model.compile(keras.optimizers.SGD(0.01), loss)
-            yy = np.eye(10, dtype="float32")[y] if onehot else y
-            timer = StepTimer()
-            model.fit(
-                x,
-                yy,
-                batch_size=args.batch_size,
-                epochs=2,
-                verbose=0,
-                shuffle=False,
-                callbacks=[timer],
-            )
-            # second epoch only (the first includes tracing); the 10th
-            # percentile is robust to other processes sharing the CPU
-            results.setdefault(name, []).append(np.percentile(timer.times[args.steps :], 10))
-    plain = np.median(results["plain"])
-    print(
-        f"\nStep time, MLP {args.input_dim}-{args.width}-{args.width}-10, batch "
+
+    def measure(name):
+        base = mlp(args.input_dim, 10, args.width, seed=0)
+        if name == "plain":
+            model, loss, onehot = base, SPARSE, False
+        elif name in extra:
+            model = CRM(base, temperature=args.temperature, **extra[name])
+            loss, onehot = SPARSE, False
+        else:
+            model, loss, onehot, _ = build(name, base, args, args.steps)
+        model.compile(keras.optimizers.SGD(0.01), loss)
+        yy = np.eye(10, dtype="float32")[y] if onehot else y
+        timer = FitTimer()
+        model.fit(
+            x, yy, batch_size=args.batch_size, epochs=2, verbose=0, shuffle=False, callbacks=[timer]
+        )
+        # second epoch only (the first includes tracing); the 10th percentile is robust to
+        # other processes sharing the CPU
+        return np.percentile(timer.step_times[args.steps :], 10)
+
+    results = interleaved(measure, methods + list(extra), args.repeats)
+    title = (
+        f"Step time, MLP {args.input_dim}-{args.width}-{args.width}-10, batch "
         f"{args.batch_size}, 10th percentile of {args.steps} steps, median of {args.repeats} "
-        f"interleaved runs "
-        f"(backend {keras.backend.backend()})\n"
+        f"interleaved runs (backend {keras.backend.backend()})"
     )
-    print("| method | step time / plain step |")
-    print("| --- | --- |")
-    for name in results:
-        print(f"| {name} | {np.median(results[name]) / plain:.3f} |")
+    print(ratio_table(results, "plain", title, column="step time / plain step"))
 
 
 # -- accuracy -----------------------------------------------------------
@@ -298,7 +281,7 @@ def run_accuracy(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--part", choices=["timing", "accuracy", "both"], default="both")
-    p.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=ALL_METHODS)
+    p.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=METHODS.names())
     p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--n-train", type=int, default=10000)
     p.add_argument("--n-test", type=int, default=10000)
