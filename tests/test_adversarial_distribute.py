@@ -7,6 +7,8 @@ import sys
 
 import pytest
 from conftest import requires_tf
+from keras_mirrored_logs import MIRRORED_LOGS_EXACT
+from keras_mirrored_logs import REPLICA_LOCAL_VARIABLES
 
 pytestmark = [pytest.mark.tf_only, requires_tf]
 
@@ -30,12 +32,18 @@ def result():
 def test_strategy_matches_single_device(result, kind):
     assert result["replicas"] == 2
     res = result[kind]
+    if kind == "free" and not REPLICA_LOCAL_VARIABLES:  # Keras 3.8: Free AT refuses to run
+        assert "needs Keras >= 3.9" in res["error"]
+        return
     assert res["moved"] > 0.05  # training really changed the weights
     assert res["weight_diff"] < 1e-5
-    assert res["log_diff"] < 1e-5
+    if MIRRORED_LOGS_EXACT:  # Keras 3.8 logs MirroredStrategy metrics inexactly (upstream)
+        assert res["log_diff"] < 1e-5
 
 
 def test_free_at_perturbation_is_replica_local(result):
+    if not REPLICA_LOCAL_VARIABLES:
+        pytest.skip("Keras 3.8 cannot create replica-local variables; Free AT refuses to run")
     res = result["free"]
     assert res["perturbation_max"] > 0.05
     assert res["perturbation_diff"] < 1e-6

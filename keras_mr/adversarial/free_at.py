@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_mr._internal.backend import require_tensorflow
+from keras_mr._internal.distribution import num_replicas
 from keras_mr.adversarial import attacks
 from keras_mr.adversarial.base import AdversarialModel
 from keras_mr.adversarial.losses import per_example_cross_entropy
@@ -173,6 +174,14 @@ class FreeAdversarialModel(AdversarialModel):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         sample_weight, index = self.unpack_sample_weight(sample_weight)
         x = tf.cast(x, "float32")
+        if not _VARIABLE_HAS_SYNCHRONIZATION and num_replicas() > 1:
+            raise RuntimeError(
+                "FreeAdversarialModel under tf.distribute needs Keras >= 3.9: its persistent "
+                "perturbation must be replica-local (a variable with synchronization='on_read'), "
+                f"which Keras {keras.__version__} cannot create, so the replicas would share one "
+                "perturbation and train differently from one device. Upgrade Keras, or train "
+                "Free AT without a multi-replica strategy."
+            )
         if self.perturbation is None:
             raise ValueError(
                 "FreeAdversarialModel's perturbation is not created yet: "

@@ -32,7 +32,7 @@ Example:
 
 >>> y = np.repeat(np.arange(10), 100)
 >>> res = symmetric_noise(y, rate=0.4, num_classes=10, seed=0)
->>> res.noisy_mask.mean()
+>>> float(res.noisy_mask.mean())
 0.4
 """
 

@@ -39,7 +39,7 @@ def symmetric_noise(labels, rate, num_classes, seed=None, include_true=False):
     Example:
 
     >>> res = symmetric_noise(np.repeat(np.arange(4), 50), 0.2, 4, seed=0)
-    >>> res.noisy_mask.sum()
+    >>> int(res.noisy_mask.sum())
     40
     """
     labels, rate = check_inputs(labels, rate, num_classes)
