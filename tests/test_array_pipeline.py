@@ -7,15 +7,12 @@ KERAS_BACKEND=jax: MR and random weighting train end to end and MR's update equa
 MW rule on independently computed losses.
 """
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
 import numpy as np
 import pytest
+from without_tensorflow import run_without_tensorflow
 
 import keras_mr
 from keras_mr.pipeline.array_pipeline import epoch_order
@@ -83,13 +80,6 @@ def test_pipeline_argument_is_checked():
 SCRIPT = textwrap.dedent(
     """
     import json, sys
-
-    class HideTensorFlow:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in ("tensorflow", "tensorflow_datasets", "tf_keras"):
-                raise ModuleNotFoundError(f"No module named {name!r}")
-
-    sys.meta_path.insert(0, HideTensorFlow())
     import keras, numpy as np, keras_mr
 
     rng = np.random.default_rng(0)
@@ -137,12 +127,7 @@ SCRIPT = textwrap.dedent(
 
 def test_mr_and_random_weighting_on_jax_without_tensorflow():
     pytest.importorskip("jax")
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = run_without_tensorflow(SCRIPT)
     assert out["tf_loaded"] is False
     assert out["first_update_err"] < 1e-5
     assert out["noisy_mass"] < 0.2 * out["noise_rate"], out

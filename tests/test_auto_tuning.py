@@ -1,8 +1,9 @@
 """eta="auto" and max_weight="auto": settings derived from the estimated noise rate."""
 
-import keras
 import numpy as np
 import pytest
+from noisy_blobs import blob_classifier
+from noisy_blobs import noisy_blobs
 
 import keras_mr
 from keras_mr.mr import auto_tuning
@@ -39,19 +40,9 @@ def test_auto_eta_needs_the_rescale_history():
 
 @pytest.mark.tf_only
 def test_auto_settings_spread_the_weight_over_the_estimated_clean_examples():
-    rng = np.random.default_rng(0)
-    n = 600
-    y_true = rng.integers(0, 3, size=n)
-    x = (rng.normal(size=(n, 2)) + 6.0 * np.eye(3)[y_true][:, :2]).astype("float32")
-    noisy = rng.permutation(n) < int(0.25 * n)
-    y = np.where(noisy, (y_true + 1 + rng.integers(0, 2, size=n)) % 3, y_true)
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [keras.Input((2,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(3)]
-    )
-    model.compile(
-        keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    )
+    x, y, noisy = noisy_blobs()
+    n = len(y)
+    model = blob_classifier()
     weighter = keras_mr.MRSampleWeighter(eta="auto", max_weight="auto", noise_mask=noisy)
     history = model.fit(weighter.attach(x, y, batch_size=50, seed=0), epochs=8, shuffle=False,
                         verbose=0, callbacks=[weighter])

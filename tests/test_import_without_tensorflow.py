@@ -4,27 +4,16 @@ TensorFlow is hidden from the import system of a subprocess (a meta-path hook
 that refuses ``tensorflow*``), so the check holds whatever this machine has.
 """
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from without_tensorflow import run_without_tensorflow
 
 pytest.importorskip("jax")
 
 SCRIPT = textwrap.dedent(
     """
     import json, sys
-
-    class HideTensorFlow:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in ("tensorflow", "tensorflow_datasets", "tf_keras"):
-                raise ModuleNotFoundError(f"No module named {name!r}")
-            return None
-
-    sys.meta_path.insert(0, HideTensorFlow())
     import numpy as np
     import keras_mr
 
@@ -53,12 +42,7 @@ SCRIPT = textwrap.dedent(
 
 
 def test_import_keras_mr_on_jax_without_tensorflow():
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = run_without_tensorflow(SCRIPT)
     assert out["tf_loaded"] is False
     assert out["names"] == len(__import__("keras_mr").__all__)
     assert out["mw_sum"] == pytest.approx(1.0)

@@ -1,8 +1,9 @@
 """Noise-rate estimate and the flagged set of label issues (no oracle k)."""
 
-import keras
 import numpy as np
 import pytest
+from noisy_blobs import blob_classifier
+from noisy_blobs import noisy_blobs
 
 import keras_mr
 from keras_mr.mr.label_issues import find_label_issues
@@ -99,20 +100,8 @@ def test_random_weights_and_untrained_weighters_are_rejected():
 
 @pytest.mark.tf_only
 def test_mr_training_estimates_the_injected_noise_rate_and_flags_the_flipped_labels():
-    rng = np.random.default_rng(0)
-    n = 600
-    y_true = rng.integers(0, 3, size=n)
-    # well-separated classes: the only hard examples are the flipped ones
-    x = (rng.normal(size=(n, 2)) + 6.0 * np.eye(3)[y_true][:, :2]).astype("float32")
-    noisy = rng.permutation(n) < int(0.25 * n)
-    y = np.where(noisy, (y_true + 1 + rng.integers(0, 2, size=n)) % 3, y_true)
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [keras.Input((2,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(3)]
-    )
-    model.compile(
-        keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    )
+    x, y, noisy = noisy_blobs()
+    model = blob_classifier()
     weighter = keras_mr.MRSampleWeighter(eta=0.5, verbose=0)
     model.fit(weighter.attach(x, y, batch_size=50, seed=0), epochs=8, shuffle=False, verbose=0,
               callbacks=[weighter])
