@@ -19,6 +19,8 @@ MODULES = sorted(
     if path.name != "__main__.py"
 )
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+# The examples are written for the TensorFlow backend (some train a model class that needs it).
+pytestmark = pytest.mark.tf_only
 
 
 def test_every_module_is_checked():
