@@ -233,20 +233,17 @@ def run_grid(
                         count += 1
                         name = f"[{count}/{total}] {data.name} {nz} {rate:.0%} {method} seed {seed}"
                         live = verbose and not keras_verbose and getattr(log, "isatty", bool)()
+                        training = dict(model=model, epochs=epochs, batch_size=batch_size)
+                        training.update(optimizer=optimizer, lr=lr, width=width)
                         r = run_single(
                             data,
                             nz,
                             rate,
                             method,
                             seed,
-                            model,
-                            epochs,
-                            batch_size,
-                            optimizer,
-                            lr,
-                            width,
-                            options,
-                            keras_verbose,
+                            **training,
+                            options=options,
+                            verbose=keras_verbose,
                             noisy=noisy,
                             model_kwargs=model_kwargs,
                             lr_decay=lr_decay,
