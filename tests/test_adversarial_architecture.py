@@ -41,8 +41,8 @@ def test_compiled_metrics_are_reported(kind):
     assert set(result) == {"loss", "accuracy", "natural_loss", "natural_accuracy"}
     expected = keras.metrics.SparseCategoricalAccuracy()
     expected.update_state(y, model.predict(x, verbose=0))
-    assert result["accuracy"] == pytest.approx(float(expected.result()), abs=1e-6)
-    assert result["accuracy"] == pytest.approx(result["natural_accuracy"], abs=1e-6)
+    assert float(result["accuracy"]) == pytest.approx(float(expected.result()), abs=1e-6)
+    assert float(result["accuracy"]) == pytest.approx(float(result["natural_accuracy"]), abs=1e-6)
 
 
 def test_fit_accuracy_is_measured_on_the_inputs_the_step_trained_on():

@@ -67,5 +67,5 @@ def test_compiled_metrics_are_reported_in_fit_and_evaluate():
     result = model.evaluate(x, y, verbose=0, return_dict=True)
     expected = keras.metrics.SparseCategoricalAccuracy()
     expected.update_state(y, model.predict(x, verbose=0))
-    assert result["accuracy"] == pytest.approx(float(expected.result()), abs=1e-6)
+    assert float(result["accuracy"]) == pytest.approx(float(expected.result()), abs=1e-6)
     assert set(result) == {"loss", "accuracy"}

@@ -37,7 +37,7 @@ def test_compiled_metrics_in_fit_and_evaluate():
     assert set(result) == {"loss", "accuracy"}
     expected = keras.metrics.SparseCategoricalAccuracy()
     expected.update_state(y, model.predict(x, verbose=0))
-    assert result["accuracy"] == pytest.approx(float(expected.result()), abs=1e-6)
+    assert float(result["accuracy"]) == pytest.approx(float(expected.result()), abs=1e-6)
 
 
 def test_inner_model_is_model_with_classifier_as_alias():
