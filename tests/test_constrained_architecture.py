@@ -8,6 +8,7 @@ import keras_mr
 from keras_mr.constrained import CICWMixup
 from keras_mr.constrained import ClassReweighting
 from keras_mr.constrained import InstanceReweighting
+from keras_mr.constrained import NoMixing
 
 pytestmark = pytest.mark.tf_only
 
@@ -21,19 +22,25 @@ def _data(n=48, seed=0):
 def _train(**kwargs):
     x, y = _data()
     keras.utils.set_random_seed(0)
-    base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"),
-                             keras.layers.Dense(2)])
+    base = keras.Sequential(
+        [keras.Input((2,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)]
+    )
     model = keras_mr.ConstrainedReweightingModel(base, seed=0, **kwargs)
-    model.compile(keras.optimizers.SGD(0.1),
-                  keras.losses.CategoricalCrossentropy(from_logits=True))
+    model.compile(keras.optimizers.SGD(0.1), keras.losses.CategoricalCrossentropy(from_logits=True))
     model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
     return model, [w.numpy() for w in base.weights]
 
 
 def test_strategy_objects_equal_the_shorthand_keywords():
-    flat, w_flat = _train(instance_divergence="hellinger", temperature=0.5, burn_in_steps=2,
-                          class_divergence="l1", class_budget=0.3, mixup="cicw",
-                          mixup_variant="sampling")
+    flat, w_flat = _train(
+        instance_divergence="hellinger",
+        temperature=0.5,
+        burn_in_steps=2,
+        class_divergence="l1",
+        class_budget=0.3,
+        mixup="cicw",
+        mixup_variant="sampling",
+    )
     objects, w_obj = _train(
         instance=InstanceReweighting("hellinger", temperature=0.5, burn_in_steps=2),
         classes=ClassReweighting("l1", budget=0.3),
@@ -51,8 +58,37 @@ def test_mixed_object_and_keyword_settings_are_rejected():
         keras_mr.ConstrainedReweightingModel(base, instance=InstanceReweighting(), temperature=2.0)
     with pytest.raises(ValueError, match="class_divergence"):
         keras_mr.ConstrainedReweightingModel(base, class_budget=0.2)
-    with pytest.raises(ValueError, match="tempreature"):
+    with pytest.raises(TypeError, match="tempreature"):
         keras_mr.ConstrainedReweightingModel(base, tempreature=1.0)
+    # keras.Model's own keywords still pass through
+    assert keras_mr.ConstrainedReweightingModel(base, name="crm", trainable=False).name == "crm"
+
+
+def test_default_mixing_is_the_no_mixing_strategy():
+    base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    default = keras_mr.ConstrainedReweightingModel(base)
+    explicit = keras_mr.ConstrainedReweightingModel(base, mixing=NoMixing())
+    assert isinstance(default.mixing, NoMixing)
+    assert default.settings() == explicit.settings() and default.mixup is None
+    _, w_default = _train(temperature=0.5, label_smoothing=0.1)
+    _, w_explicit = _train(
+        instance=InstanceReweighting(temperature=0.5), mixing=NoMixing(), label_smoothing=0.1
+    )
+    for a, b in zip(w_default, w_explicit):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_functions_return_named_tuples():
+    x, y = np.random.rand(4, 3).astype("float32"), np.eye(2, dtype="float32")[[0, 1, 0, 1]]
+    q = np.array([0.4, 0.3, 0.2, 0.1], "float32")
+    mixed = keras_mr.constrained.cicw_mixup.cicw_mixup(x, y, q, seed=0)
+    assert mixed._fields == ("x", "y", "partners", "ratios")
+    weighted = keras_mr.constrained.mixup.mr_mixup(x, y, q, seed=0)
+    assert weighted._fields == ("x", "y", "sample_weight")
+    np.testing.assert_allclose(float(np.sum(weighted.sample_weight)), 4.0, rtol=1e-5)
+    ciw = InstanceReweighting(temperature=1.0).weights(keras.ops.convert_to_tensor(q), None, 0)
+    np.testing.assert_allclose(float(np.sum(ciw.weights)), 4.0, rtol=1e-5)
+    assert float(ciw.global_loss) == pytest.approx(float(np.sum(ciw.weights * q) / 4), rel=1e-5)
 
 
 def test_compiled_metrics_are_reported_in_fit_and_evaluate():
@@ -60,8 +96,9 @@ def test_compiled_metrics_are_reported_in_fit_and_evaluate():
     keras.utils.set_random_seed(0)
     base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
     model = keras_mr.ConstrainedReweightingModel(base, temperature=1.0)
-    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+    )
     history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
     assert set(history.history) == {"loss", "accuracy", "ciw_temperature"}
     result = model.evaluate(x, y, verbose=0, return_dict=True)

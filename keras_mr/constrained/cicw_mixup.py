@@ -27,6 +27,9 @@ so it does not fit here; :func:`mix` is the same convex combination with the
 partners and ratios given explicitly.
 """
 
+from typing import Any
+from typing import NamedTuple
+
 from keras import ops
 from keras import random
 
@@ -35,6 +38,7 @@ from keras_mr.constrained.mixing_ops import uniform_partners
 
 __all__ = [
     "VARIANTS",
+    "MixedBatch",
     "cicw_mixup",
     "mix",
     "uniform_partners",
@@ -43,6 +47,22 @@ __all__ = [
 ]
 
 VARIANTS = ("sampling", "ratio", "both")
+
+
+class MixedBatch(NamedTuple):
+    """A CICW-Mixup batch and how it was drawn.
+
+    Attributes:
+        x: ``(B, ...)`` mixed inputs.
+        y: ``(B, K)`` mixed targets.
+        partners: int ``(B,)`` partner ``j(i)`` of each example.
+        ratios: ``(B,)`` mixing ratio ``lam_i`` of each example.
+    """
+
+    x: Any
+    y: Any
+    partners: Any
+    ratios: Any
 
 
 def weighted_partners(weights, seed=None):
@@ -82,7 +102,7 @@ def cicw_mixup(x, y, weights, variant="both", mixup_alpha=1.0, seed=None):
         seed: optional seed or ``keras.random.SeedGenerator``.
 
     Returns:
-        ``(x_mix, y_mix, partners, ratios)``.
+        :class:`MixedBatch` ``(x_mix, y_mix, partners, ratios)``.
 
     Example:
 
@@ -107,4 +127,4 @@ def cicw_mixup(x, y, weights, variant="both", mixup_alpha=1.0, seed=None):
         ratios = random.beta(ops.shape(weights), mixup_alpha, mixup_alpha, seed=seed)
     ratios = ops.stop_gradient(ratios)
     x_mix, y_mix = mix(x, y, partners, ratios)
-    return x_mix, y_mix, partners, ratios
+    return MixedBatch(x_mix, y_mix, partners, ratios)

@@ -3,10 +3,13 @@
 The model wraps any Keras model; what it does in a step is given by three objects:
 :class:`~keras_mr.constrained.reweighting.InstanceReweighting` (CIW),
 :class:`~keras_mr.constrained.reweighting.ClassReweighting` (CICW) and a mixing strategy
-(:class:`~keras_mr.constrained.mixing.WeightedMixup` or
-:class:`~keras_mr.constrained.mixing.CICWMixup`).  The flat keywords of earlier versions
-(``instance_divergence=``, ``class_divergence=``, ``mixup=``, ...) are shorthands that
-build these objects.
+(:class:`~keras_mr.constrained.mixing.NoMixing`,
+:class:`~keras_mr.constrained.mixing.WeightedMixup` or
+:class:`~keras_mr.constrained.mixing.CICWMixup`).  The step asks the mixing strategy for
+the batch to train on (:meth:`mix_batch`), then reweights it unless CICW-Mixup already
+has.  The flat keywords of earlier versions (``instance_divergence=``,
+``class_divergence=``, ``mixup=``, ...) are shorthands that build these objects
+(:mod:`keras_mr.constrained.shorthands`).
 
 ``sample_weight`` from the data (e.g. the MR weights of :class:`keras_mr.MRSampleWeighter`)
 is the *reference distribution* of the CIW problem, so for the KL divergence the final
@@ -14,44 +17,34 @@ weight of an example is ``w_MR * exp(-l / lambda)``, renormalised to sum to the 
 size, and the step loss is ``keras_mr.pipeline.weighted_loss.weighted_mean(l, weight)``.
 """
 
+from typing import Callable
+from typing import NamedTuple
+
 import keras
 from keras import ops
 
 from keras_mr._internal.backend import require_tensorflow
-from keras_mr.constrained.mixing import get_mixing
+from keras_mr.constrained.mixing import NoMixing
+from keras_mr.constrained.mixing import Reweighted
+from keras_mr.constrained.mixing import TrainingBatch
 from keras_mr.constrained.mixing_ops import smooth_labels
-from keras_mr.constrained.reweighting import ClassReweighting
-from keras_mr.constrained.reweighting import InstanceReweighting
+from keras_mr.constrained.shorthands import strategies_from_keywords
 from keras_mr.pipeline.per_example_loss import unreduced_loss
 from keras_mr.pipeline.training_losses import record_training_losses
 from keras_mr.pipeline.weighted_loss import weighted_mean
 from keras_mr.pipeline.wrapped_model import WrappedModel
 
-_INSTANCE_KEYS = ("temperature", "final_temperature", "decay_rate", "decay_steps", "burn_in_steps")
-_CLASS_KEYS = {
-    "class_temperature": "temperature",
-    "class_budget": "budget",
-    "class_smoothing": "smoothing",
-}
-_MIXING_KEYS = ("mixup_variant", "mixup_alpha", "consistent_targets")
 
+class CompiledLoss(NamedTuple):
+    """The model's compiled loss as the step uses it.
 
-def _instance_from(instance, options):
-    if instance is None:  # no CIW: the schedule keywords configure nothing (as before)
-        return None
-    if isinstance(instance, InstanceReweighting):
-        if options:
-            raise ValueError(f"Give {sorted(options)} to the InstanceReweighting object.")
-        return instance
-    return InstanceReweighting(instance, **options)
+    Attributes:
+        per_example: ``fn(y_true, y_pred) -> (B,)`` losses before the reduction.
+        from_logits: whether the loss reads ``y_pred`` as logits.
+    """
 
-
-def _class_from(classes, options):
-    if isinstance(classes, ClassReweighting) or (classes is None and not options):
-        return classes
-    if classes is None:
-        raise ValueError(f"{sorted(options)} need `class_divergence=` (e.g. 'kl').")
-    return ClassReweighting(classes, **{_CLASS_KEYS[k]: v for k, v in options.items()})
+    per_example: Callable
+    from_logits: bool
 
 
 class _Setting:
@@ -101,8 +94,9 @@ class ConstrainedReweightingModel(WrappedModel):
             reweighting.
         classes: a :class:`~keras_mr.constrained.reweighting.ClassReweighting`, a class
             divergence (``"kl"``, ``"l1"``, ``"l2"``), or ``None`` (default).
-        mixing: ``None``, a :class:`~keras_mr.constrained.mixing.WeightedMixup` /
-            :class:`~keras_mr.constrained.mixing.CICWMixup`, or ``"uniform"`` / ``"cicw"``.
+        mixing: a :class:`~keras_mr.constrained.mixing.NoMixing` (or ``None``, default),
+            :class:`~keras_mr.constrained.mixing.WeightedMixup` (or ``"uniform"``) or
+            :class:`~keras_mr.constrained.mixing.CICWMixup` (or ``"cicw"``).
         label_smoothing: ``eps`` in ``[0, 1)``.
         seed: seed of the mixup randomness.
         **kwargs: the shorthand keywords ``instance_divergence`` (for ``instance``),
@@ -111,6 +105,7 @@ class ConstrainedReweightingModel(WrappedModel):
             ``class_temperature``, ``class_budget``, ``class_smoothing`` (of
             ``ClassReweighting``), ``mixup``, ``mixup_variant``, ``mixup_alpha``,
             ``consistent_targets`` (of the mixing); the rest go to ``keras.Model``.
+            Other keywords raise a ``TypeError``.
 
     Example:
 
@@ -157,20 +152,9 @@ class ConstrainedReweightingModel(WrappedModel):
         )
         if not isinstance(model, keras.Model):
             raise TypeError(f"`model` must be a keras.Model to wrap; got {type(model).__name__}.")
-        instance = kwargs.pop("instance_divergence", instance)
-        classes = kwargs.pop("class_divergence", classes)
-        mixing = kwargs.pop("mixup", mixing)
-        instance_options = {k: kwargs.pop(k) for k in _INSTANCE_KEYS if k in kwargs}
-        class_options = {k: kwargs.pop(k) for k in _CLASS_KEYS if k in kwargs}
-        mixing_options = {k: kwargs.pop(k) for k in _MIXING_KEYS if k in kwargs}
+        strategies = strategies_from_keywords(instance, classes, mixing, kwargs)
         super().__init__(model, **kwargs)
-        self.instance = _instance_from(instance, instance_options)
-        self.classes = _class_from(classes, class_options)
-        self.mixing = get_mixing(mixing, **mixing_options)
-        if self.mixing is not None and self.mixing.needs_instance_weights and not self.instance:
-            raise ValueError(
-                "`mixup='cicw'` is driven by CIW weights: set `instance_divergence` (e.g. 'kl')."
-            )
+        self.instance, self.classes, self.mixing = strategies
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"`label_smoothing` must be in [0, 1); got {label_smoothing}.")
         self.label_smoothing = float(label_smoothing)
@@ -180,10 +164,14 @@ class ConstrainedReweightingModel(WrappedModel):
         if self.instance is not None:
             self.temperature_tracker = keras.metrics.Mean(name="ciw_temperature")
 
-    # -- targets ----------------------------------------------------------
+    # -- targets and losses ------------------------------------------------
     @property
     def _needs_one_hot(self):
-        return self.classes is not None or self.mixing is not None or self.label_smoothing > 0
+        return (
+            self.classes is not None
+            or not isinstance(self.mixing, NoMixing)
+            or self.label_smoothing > 0
+        )
 
     def _one_hot(self, y):
         shape = getattr(self.model, "output_shape", None)
@@ -199,7 +187,12 @@ class ConstrainedReweightingModel(WrappedModel):
             y = ops.one_hot(ops.cast(ops.reshape(y, (-1,)), "int32"), num_classes)
         return ops.cast(y, "float32")
 
-    def _loss_fn(self):
+    def _labels(self, y):
+        """One-hot labels when the step needs them (else ``y`` as given)."""
+        return self._one_hot(y) if self._needs_one_hot else y
+
+    def _compiled_loss(self):
+        """The compiled loss per example (one resolver: ``unreduced_loss``)."""
         if self.loss is None:
             raise ValueError(
                 "Compile the model with a loss, e.g. "
@@ -211,15 +204,28 @@ class ConstrainedReweightingModel(WrappedModel):
                 f"got {type(self.loss).__name__}."
             )
         loss = keras.losses.get(self.loss)
-        return unreduced_loss(loss), bool(getattr(loss, "from_logits", False))
+        return CompiledLoss(unreduced_loss(loss), bool(getattr(loss, "from_logits", False)))
 
-    def _targets(self, y, y_pred, from_logits, burn):
-        """Label smoothing and CICW class reweighting of the targets."""
+    def _reweight(self, batch, y_pred, step):
+        """Label smoothing, CICW targets and CIW weights of ``batch`` (a ``Reweighted``)."""
+        loss = self._compiled_loss()
+        burn = None if self.instance is None else self.instance.in_burn_in(step)
+        targets = batch.y
         if self.label_smoothing > 0:
-            y = smooth_labels(y, self.label_smoothing)
-        if self.classes is None:
-            return y
-        return self.classes.targets(y, y_pred, from_logits, burn)
+            targets = smooth_labels(targets, self.label_smoothing)
+        if self.classes is not None:
+            targets = self.classes.targets(targets, y_pred, loss.from_logits, burn)
+        losses = loss.per_example(targets, y_pred)
+        if self.instance is None:
+            return Reweighted(targets, losses, batch.sample_weight)
+        weights, global_loss = self.instance.weights(losses, batch.sample_weight, step)
+        return Reweighted(targets, losses, weights, global_loss)
+
+    def _reweight_without_gradient(self, batch, step):
+        """``_reweight`` on a forward pass in inference mode (for CICW-Mixup)."""
+        reweighted = self._reweight(batch, self(batch.x, training=False), step)
+        record_training_losses(self, batch.index, reweighted.losses)
+        return reweighted
 
     # -- the step ---------------------------------------------------------
     def current_temperature(self):
@@ -233,52 +239,38 @@ class ConstrainedReweightingModel(WrappedModel):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         # MRSampleWeighter(loss_source="train") packs the example index with the weight.
         sample_weight, index = self.unpack_sample_weight(sample_weight)
-        fn, from_logits = self._loss_fn()
+        self._compiled_loss()  # a missing loss fails before anything runs
         # the step before this update (the variable is incremented by apply_gradients)
         step = tf.identity(self.optimizer.iterations)
-        burn = None if self.instance is None else self.instance.in_burn_in(step)
-        if self._needs_one_hot:
-            y = self._one_hot(y)
-        mixing = self.mixing
-        if mixing is not None and mixing.needs_instance_weights:  # CICW-Mixup
-            y_pred0 = self(x, training=False)
-            targets = self._targets(y, y_pred0, from_logits, burn)
-            per0 = fn(targets, y_pred0)
-            record_training_losses(self, index, per0)
-            q, _ = self.instance.weights(per0, sample_weight, step)
-            x, y = mixing.mix_batch(x, targets, q, self.seed_generator)
-            sample_weight = None
-        elif mixing is not None:  # MR + mixup: mixed examples have no single index
-            x, y, sample_weight = mixing.mix_batch(x, y, sample_weight, self.seed_generator)
+        batch = TrainingBatch(x, self._labels(y), sample_weight, index)
+        batch = self.mixing.mix_batch(
+            batch, lambda b: self._reweight_without_gradient(b, step), self.seed_generator
+        )
         with tf.GradientTape() as tape:
-            y_pred = self(x, training=True)
-            targets = (
-                y
-                if mixing is not None and mixing.needs_instance_weights
-                else (self._targets(y, y_pred, from_logits, burn))
-            )
-            per = fn(targets, y_pred)
-            weights, tracked = sample_weight, None
-            if self.instance is not None and not (mixing and mixing.needs_instance_weights):
-                weights, tracked = self.instance.weights(per, sample_weight, step)
-            loss = weighted_mean(per, weights)
-        if mixing is None:
-            record_training_losses(self, index, tf.stop_gradient(per))
+            y_pred = self(batch.x, training=True)
+            if batch.reweight:
+                reweighted = self._reweight(batch, y_pred, step)
+            else:  # CICW-Mixup built the batch from the weights: plain mean loss
+                losses = self._compiled_loss().per_example(batch.y, y_pred)
+                reweighted = Reweighted(batch.y, losses, batch.sample_weight)
+            loss = weighted_mean(reweighted.losses, reweighted.weights)
+        record_training_losses(self, batch.index, tf.stop_gradient(reweighted.losses))
         self.apply_gradients(tape, loss)
         if self.instance is not None:
             self.temperature_tracker.update_state(self.instance.temperature_at(step))
-        return self.update_metrics(loss if tracked is None else tracked, y, y_pred, sample_weight)
+        reported = loss if reweighted.global_loss is None else reweighted.global_loss
+        return self.update_metrics(reported, batch.y, y_pred, batch.sample_weight)
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         sample_weight, _ = self.unpack_sample_weight(sample_weight)
-        fn, _ = self._loss_fn()
-        if self._needs_one_hot:
-            y = self._one_hot(y)
+        y = self._labels(y)
         y_pred = self(x, training=False)
-        loss = weighted_mean(fn(y, y_pred), sample_weight)
+        loss = weighted_mean(self._compiled_loss().per_example(y, y_pred), sample_weight)
         logs = self.update_metrics(loss, y, y_pred, sample_weight)
-        return {k: v for k, v in logs.items() if k != "ciw_temperature"}
+        # the temperature is a training quantity: evaluate() reports the compiled metrics
+        tracker = self.temperature_tracker
+        return {k: v for k, v in logs.items() if tracker is None or k != tracker.name}
 
     def settings(self):
         """The settings of the strategy objects as flat keywords (what the config stores)."""

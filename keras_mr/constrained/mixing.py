@@ -1,14 +1,79 @@
-"""How :class:`keras_mr.ConstrainedReweightingModel` mixes a batch, as objects.
+"""How :class:`keras_mr.ConstrainedReweightingModel` mixes a batch, as strategy objects.
 
+* :class:`NoMixing` (default) -- the batch is trained on as it is;
 * :class:`WeightedMixup` -- vanilla mixup with per-example weights (MR + mixup):
   the batch and its weights are mixed *before* the loss (:mod:`keras_mr.constrained.mixup`);
 * :class:`CICWMixup` -- CICW-Mixup: partners and ratios drawn from the CIW weights of a
   forward pass without gradient, the model then trained on the mixed batch
   (:mod:`keras_mr.constrained.cicw_mixup`).
+
+Each has the one method the training step calls, :meth:`mix_batch`, which takes the
+step's :class:`TrainingBatch` and returns the batch to train on.
 """
+
+from typing import Any
+from typing import NamedTuple
 
 from keras_mr.constrained import cicw_mixup as cicw_mixup_lib
 from keras_mr.constrained import mixup as mixup_lib
+
+
+class TrainingBatch(NamedTuple):
+    """One replica's batch in the training step of the model.
+
+    Attributes:
+        x: the inputs.
+        y: the (one-hot or soft) targets.
+        sample_weight: ``(B,)`` weights from the data (e.g. MR's), or ``None``.
+        index: ``(B,)`` example indices for MR's ``loss_source="train"``, or ``None``
+            (mixed examples have no single index).
+        reweight: whether the step still applies the class and instance reweighting
+            (``False`` once CICW-Mixup has used them to build the batch).
+    """
+
+    x: Any
+    y: Any
+    sample_weight: Any = None
+    index: Any = None
+    reweight: bool = True
+
+
+class Reweighted(NamedTuple):
+    """The reweighting of a batch, as the model computes it.
+
+    Attributes:
+        targets: ``(B, K)`` targets after label smoothing and class reweighting.
+        losses: ``(B,)`` per-example losses on ``targets``.
+        weights: ``(B,)`` final example weights (CIW's, scaled to sum to the global
+            batch size), or the data's ``sample_weight`` without instance reweighting.
+        global_loss: the CIW loss ``sum q l`` over the global batch, or ``None``.
+    """
+
+    targets: Any
+    losses: Any
+    weights: Any
+    global_loss: Any = None
+
+
+class NoMixing:
+    """No mixing: the step trains on the batch as it is (the default)."""
+
+    name = None
+    needs_instance_weights = False
+
+    def mix_batch(self, batch, reweigh, seed):
+        """Returns ``batch`` unchanged.
+
+        Args:
+            batch: the step's :class:`TrainingBatch`.
+            reweigh: unused (see :meth:`CICWMixup.mix_batch`).
+            seed: unused.
+        """
+        del reweigh, seed
+        return batch
+
+    def get_config(self):
+        return {"mixup": self.name}
 
 
 class WeightedMixup:
@@ -17,25 +82,47 @@ class WeightedMixup:
     Args:
         alpha: ``Beta(alpha, alpha)`` parameter of the mixing ratios.
         consistent_targets: weight-consistent targets (see :mod:`keras_mr.constrained.mixup`).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_mr.constrained.mixing import TrainingBatch, WeightedMixup
+    >>> batch = TrainingBatch(np.random.rand(4, 3), np.eye(2)[[0, 1, 0, 1]], np.ones(4))
+    >>> mixed = WeightedMixup(alpha=0.5).mix_batch(batch, reweigh=None, seed=0)
+    >>> tuple(mixed.x.shape), mixed.index is None, mixed.reweight
+    ((4, 3), True, True)
     """
 
     name = "uniform"
     needs_instance_weights = False
 
     def __init__(self, alpha=1.0, consistent_targets=True):
+        if not alpha > 0:
+            raise ValueError(f"`mixup_alpha` must be > 0; got {alpha}.")
         self.alpha = float(alpha)
         self.consistent_targets = bool(consistent_targets)
 
-    def mix_batch(self, x, y, sample_weight, seed):
-        """``(x_mix, y_mix, w_mix)`` of a batch with one-hot targets."""
-        return mixup_lib.mr_mixup(
-            x,
-            y,
-            sample_weight,
+    def mix_batch(self, batch, reweigh, seed):
+        """Mixes the inputs, targets and weights of ``batch``.
+
+        Args:
+            batch: the step's :class:`TrainingBatch` (one-hot targets).
+            reweigh: unused (the reweighting runs on the mixed batch).
+            seed: seed or ``keras.random.SeedGenerator`` of the partners and ratios.
+
+        Returns:
+            The mixed :class:`TrainingBatch`, without example indices.
+        """
+        del reweigh
+        mixed = mixup_lib.mr_mixup(
+            batch.x,
+            batch.y,
+            batch.sample_weight,
             mixup_alpha=self.alpha,
             seed=seed,
             consistent_targets=self.consistent_targets,
         )
+        return TrainingBatch(mixed.x, mixed.y, mixed.sample_weight, index=None)
 
     def get_config(self):
         return {
@@ -64,26 +151,55 @@ class CICWMixup:
         self.variant = variant
         self.alpha = float(alpha)
 
-    def mix_batch(self, x, targets, weights, seed):
-        """``(x_mix, y_mix)`` drawn according to the CIW ``weights``."""
-        x_mix, y_mix, _, _ = cicw_mixup_lib.cicw_mixup(
-            x, targets, weights, variant=self.variant, mixup_alpha=self.alpha, seed=seed
+    def mix_batch(self, batch, reweigh, seed):
+        """Mixes the reweighted targets of ``batch`` according to its CIW weights.
+
+        Args:
+            batch: the step's :class:`TrainingBatch`.
+            reweigh: ``reweigh(batch) -> Reweighted``, the model's class and instance
+                reweighting of ``batch`` on a forward pass without gradient.
+            seed: seed or ``keras.random.SeedGenerator`` of the partners and ratios.
+
+        Returns:
+            The mixed :class:`TrainingBatch`; its loss is the plain mean (the data's
+            weights already entered through the CIW weights).
+        """
+        reweighted = reweigh(batch)
+        mixed = cicw_mixup_lib.cicw_mixup(
+            batch.x,
+            reweighted.targets,
+            reweighted.weights,
+            variant=self.variant,
+            mixup_alpha=self.alpha,
+            seed=seed,
         )
-        return x_mix, y_mix
+        return TrainingBatch(mixed.x, mixed.y, None, index=None, reweight=False)
 
     def get_config(self):
         return {"mixup": self.name, "mixup_variant": self.variant, "mixup_alpha": self.alpha}
 
 
-MIXUP_MODES = (None, WeightedMixup.name, CICWMixup.name)
+MIXUP_MODES = (NoMixing.name, WeightedMixup.name, CICWMixup.name)
 
 
 def get_mixing(mixup=None, mixup_variant="both", mixup_alpha=1.0, consistent_targets=True):
-    """The mixing object for the model's ``mixup=`` keywords (or an object given as is)."""
-    if mixup is None or isinstance(mixup, (WeightedMixup, CICWMixup)):
+    """The mixing strategy for the model's ``mixup=`` keywords (an object is returned as is).
+
+    Args:
+        mixup: ``None``, ``"uniform"``, ``"cicw"`` or a mixing object.
+        mixup_variant: variant of ``"cicw"``.
+        mixup_alpha: ``Beta(alpha, alpha)`` parameter of the ratios.
+        consistent_targets: of ``"uniform"``.
+
+    Returns:
+        A :class:`NoMixing`, :class:`WeightedMixup` or :class:`CICWMixup`.
+    """
+    if isinstance(mixup, (NoMixing, WeightedMixup, CICWMixup)):
         return mixup
+    if mixup is None:
+        return NoMixing()
     if mixup == WeightedMixup.name:
         return WeightedMixup(mixup_alpha, consistent_targets)
     if mixup == CICWMixup.name:
         return CICWMixup(mixup_variant, mixup_alpha)
-    raise ValueError(f"`mixup` must be one of {MIXUP_MODES}; got {mixup!r}.")
+    raise ValueError(f"`mixup` must be one of {MIXUP_MODES} or a mixing object; got {mixup!r}.")

@@ -34,6 +34,9 @@ Label smoothing needs no special rule: the smoothed target
 ``(x, y, sample_weight)`` dataset already does this).
 """
 
+from typing import Any
+from typing import NamedTuple
+
 from keras import ops
 from keras import random
 
@@ -42,7 +45,21 @@ from keras_mr.constrained.mixing_ops import smooth_labels
 from keras_mr.constrained.mixing_ops import uniform_partners
 from keras_mr.pipeline.weighted_loss import normalize_batch_weights
 
-__all__ = ["mixup_with_weights", "mr_mixup", "smooth_labels"]
+__all__ = ["WeightedBatch", "mixup_with_weights", "mr_mixup", "smooth_labels"]
+
+
+class WeightedBatch(NamedTuple):
+    """A mixed batch with its weights.
+
+    Attributes:
+        x: ``(B, ...)`` mixed inputs.
+        y: ``(B, K)`` mixed targets.
+        sample_weight: ``(B,)`` mixed weights, summing to ``B``.
+    """
+
+    x: Any
+    y: Any
+    sample_weight: Any
 
 
 def mixup_with_weights(x, y, sample_weight, partners, ratios, consistent_targets=True):
@@ -58,7 +75,8 @@ def mixup_with_weights(x, y, sample_weight, partners, ratios, consistent_targets
         consistent_targets: see the module docstring.
 
     Returns:
-        ``(x_mix, y_mix, w_mix)`` with ``w_mix`` normalised to sum to ``B``.
+        :class:`WeightedBatch` ``(x_mix, y_mix, w_mix)`` with ``w_mix`` normalised to
+        sum to ``B``.
     """
     x = ops.convert_to_tensor(x)
     y = ops.convert_to_tensor(y)
@@ -79,7 +97,7 @@ def mixup_with_weights(x, y, sample_weight, partners, ratios, consistent_targets
         y_mix = ops.where(w_mix[:, None] > 0, y_weighted, y_plain)
     else:
         y_mix = y_plain
-    return x_mix, y_mix, normalize_batch_weights(w_mix)
+    return WeightedBatch(x_mix, y_mix, normalize_batch_weights(w_mix))
 
 
 def mr_mixup(x, y, sample_weight=None, mixup_alpha=1.0, seed=None, **kwargs):
@@ -92,7 +110,7 @@ def mr_mixup(x, y, sample_weight=None, mixup_alpha=1.0, seed=None, **kwargs):
         **kwargs: passed to :func:`mixup_with_weights`.
 
     Returns:
-        ``(x_mix, y_mix, w_mix)``.
+        :class:`WeightedBatch` ``(x_mix, y_mix, w_mix)``.
 
     Example:
 

@@ -10,11 +10,27 @@ Each holds its settings, validates them once, and has the one method the trainin
 calls; the model does not branch on option strings.
 """
 
+from typing import Any
+from typing import NamedTuple
+
 from keras import ops
 
 from keras_mr._internal.distribution import all_gather_with_offset
 from keras_mr.constrained import cicw as cicw_lib
 from keras_mr.constrained import ciw as ciw_lib
+
+
+class InstanceWeights(NamedTuple):
+    """CIW weights of one replica's batch.
+
+    Attributes:
+        weights: ``(B,)`` final weights (no gradient), scaled to sum to the global
+            batch size over all replicas.
+        global_loss: scalar ``sum q l`` over the global batch (the CIW loss).
+    """
+
+    weights: Any
+    global_loss: Any
 
 
 class InstanceReweighting:
@@ -82,8 +98,13 @@ class InstanceReweighting:
         The weights ``q`` are computed on the global batch (gathered across replicas),
         with ``sample_weight`` as reference, and scaled to sum to the global batch size.
 
+        Args:
+            losses: ``(B,)`` per-example losses of this replica's batch.
+            sample_weight: ``(B,)`` reference weights (e.g. MR's), or ``None``.
+            step: the optimizer step (temperature schedule and burn-in).
+
         Returns:
-            ``(weights, global_loss)``: ``(B,)`` weights (no gradient) and ``sum q l``.
+            :class:`InstanceWeights` ``(weights, global_loss)``.
         """
         per_g, offset = all_gather_with_offset(losses)
         w_g = None
@@ -97,7 +118,7 @@ class InstanceReweighting:
         global_loss = ops.sum(q * ops.stop_gradient(per_g))
         batch = ops.cast(ops.shape(per_g)[0], losses.dtype)
         local = q if isinstance(offset, int) else ops.slice(q, [offset], [ops.shape(losses)[0]])
-        return ops.stop_gradient(batch * local), global_loss
+        return InstanceWeights(ops.stop_gradient(batch * local), global_loss)
 
     def get_config(self):
         return {
