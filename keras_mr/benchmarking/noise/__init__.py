@@ -30,6 +30,8 @@ by definition a *resampling* probability.
 
 Example:
 
+>>> import numpy as np
+>>> from keras_mr.benchmarking.noise import symmetric_noise
 >>> y = np.repeat(np.arange(10), 100)
 >>> res = symmetric_noise(y, rate=0.4, num_classes=10, seed=0)
 >>> float(res.noisy_mask.mean())

@@ -29,6 +29,7 @@ The package is split by concern: :mod:`.methods`, :mod:`.models`, :mod:`.grid`,
 
 from keras_mr.benchmarking.runner.cli import build_parser
 from keras_mr.benchmarking.runner.cli import main
+from keras_mr.benchmarking.runner.grid import Training
 from keras_mr.benchmarking.runner.grid import run_grid
 from keras_mr.benchmarking.runner.grid import run_single
 from keras_mr.benchmarking.runner.methods import METHODS
@@ -47,6 +48,7 @@ __all__ = [
     "MethodPlan",
     "RunContext",
     "RunResult",
+    "Training",
     "build_parser",
     "main",
     "make_model_builder",

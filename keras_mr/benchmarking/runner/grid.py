@@ -1,7 +1,9 @@
 """Running one configuration and whole grids (dataset x noise x rate x method x seed)."""
 
+import dataclasses
 import sys
 import time
+from typing import Optional
 
 import numpy as np
 
@@ -25,6 +27,56 @@ def _epoch_recorder(weights_fn, noisy_mask, store):
     return _Recorder()
 
 
+@dataclasses.dataclass(frozen=True)
+class Training:
+    """How one run trains: the keyword options of :func:`run_single` and :func:`run_grid`.
+
+    Attributes:
+        model: ``"auto"`` (``cnn`` for images >= 16 px, else ``mlp``) or a name of
+            :data:`~keras_mr.benchmarking.runner.MODELS`.
+        epochs: number of epochs.
+        batch_size: training batch size.
+        optimizer: ``"adam"`` or ``"sgd"`` (momentum 0.9).
+        lr: learning rate.
+        width: model width (``None``: the model's default).
+        model_kwargs: extra model arguments (e.g. ``{"dense": 256}`` for ``cnn``).
+        lr_decay: ``None`` (constant) or ``"cosine"`` (to 0 at the last step).
+
+    Example:
+
+    >>> from keras_mr.benchmarking.runner import Training
+    >>> Training(epochs=3, lr=0.01).batch_size
+    64
+    """
+
+    model: str = "auto"
+    epochs: int = 20
+    batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    width: Optional[int] = None
+    model_kwargs: Optional[dict] = None
+    lr_decay: Optional[str] = None
+
+    def __post_init__(self):
+        if self.lr_decay not in (None, "none", "cosine"):
+            raise ValueError(f"`lr_decay` must be None or 'cosine', got {self.lr_decay!r}.")
+
+    def model_builder(self, data):
+        """``fn() -> compiled keras.Model`` for ``data`` (see :func:`make_model_builder`)."""
+        steps = self.epochs * int(np.ceil(len(data.y_train) / self.batch_size))
+        return make_model_builder(
+            self.model,
+            data.input_shape,
+            data.num_classes,
+            self.optimizer,
+            self.lr,
+            self.width,
+            self.model_kwargs,
+            decay_steps=steps if self.lr_decay == "cosine" else None,
+        )
+
+
 def run_single(
     data,
     noise,
@@ -32,18 +84,11 @@ def run_single(
     method,
     seed=0,
     *,
-    model="auto",
-    epochs=20,
-    batch_size=64,
-    optimizer="adam",
-    lr=1e-3,
-    width=None,
     options=None,
     verbose=0,
     noisy=None,
-    model_kwargs=None,
-    lr_decay=None,
     progress=None,
+    **training,
 ):
     """Trains one method on one noisy dataset and evaluates the test set every epoch.
 
@@ -53,14 +98,12 @@ def run_single(
         rate: noise rate.
         method: a key of :data:`METHODS`.
         seed: seed for the noise, the initialisation and the shuffling.
-        model: ``"auto"``, ``"mlp"`` or ``"cnn"`` (see :data:`MODELS`).
-        epochs, batch_size, optimizer, lr, width: training set-up.
         options: method options (e.g. ``{"eta": 0.5}``).
-        model_kwargs: extra model arguments (e.g. ``{"dense": 256}`` for ``cnn``).
-        lr_decay: ``None`` (constant) or ``"cosine"`` (to 0 at the last step).
         verbose: Keras ``fit`` verbosity.
         noisy: precomputed :class:`keras_mr.benchmarking.noise.NoisyLabels` (else generated).
         progress: optional ``fn(epoch, epochs)`` called after every epoch.
+        **training: the fields of :class:`Training` (``model``, ``epochs``,
+            ``batch_size``, ``optimizer``, ``lr``, ``width``, ``model_kwargs``, ``lr_decay``).
 
     Returns:
         :class:`RunResult`.
@@ -71,29 +114,17 @@ def run_single(
     from keras_mr.benchmarking.noise import apply_noise
 
     METHODS.canonical(method)  # a clear error for an unknown name
+    setup = Training(**training)
     if noisy is None:
         noisy = apply_noise(noise, data.y_train, rate, data.num_classes, seed=seed, x=data.x_train)
     keras.utils.set_random_seed(seed)
-    if lr_decay not in (None, "none", "cosine"):
-        raise ValueError(f"`lr_decay` must be None or 'cosine', got {lr_decay!r}.")
-    steps = epochs * int(np.ceil(len(data.y_train) / batch_size))
-    build = make_model_builder(
-        model,
-        data.input_shape,
-        data.num_classes,
-        optimizer,
-        lr,
-        width,
-        model_kwargs,
-        decay_steps=steps if lr_decay == "cosine" else None,
-    )
     ctx = RunContext(
         data,
         noisy.noisy_labels,
         noisy.noisy_mask,
-        build,
-        batch_size,
-        epochs,
+        setup.model_builder(data),
+        setup.batch_size,
+        setup.epochs,
         seed,
         dict(options or {}),
     )
@@ -103,11 +134,11 @@ def run_single(
     if progress is not None:
         callbacks.append(
             keras.callbacks.LambdaCallback(
-                on_epoch_end=lambda epoch, logs: progress(epoch + 1, epochs)
+                on_epoch_end=lambda epoch, logs: progress(epoch + 1, setup.epochs)
             )
         )
     fit_kwargs = dict(
-        epochs=epochs,
+        epochs=setup.epochs,
         verbose=verbose,
         callbacks=callbacks,
         validation_data=(data.x_test, data.y_test),
@@ -116,7 +147,7 @@ def run_single(
     start = time.time()
     if isinstance(plan.train_data, tuple):
         x, y = plan.train_data
-        hist = plan.model.fit(x, y, batch_size=batch_size, shuffle=True, **fit_kwargs)
+        hist = plan.model.fit(x, y, batch_size=setup.batch_size, shuffle=True, **fit_kwargs)
     else:
         hist = plan.model.fit(plan.train_data, shuffle=False, **fit_kwargs)
     seconds = time.time() - start
@@ -144,9 +175,6 @@ def run_single(
     return result
 
 
-# -------------------------------------------------------------- the grid
-
-
 def _epoch_counter(name, log):
     """``progress`` for :func:`run_single`: an epoch counter on one terminal line."""
 
@@ -165,22 +193,16 @@ def run_grid(
     model="auto",
     epochs=20,
     *,
-    train_size=None,
-    test_size=None,
-    lr=1e-3,
-    optimizer="adam",
-    batch_size=64,
-    width=None,
-    dataset_kwargs=None,
-    options=None,
-    out_dir=None,
-    plots=True,
-    verbose=1,
-    keras_verbose=0,
-    # a file for the progress lines (default: stderr)
+    train_size: Optional[int] = None,
+    test_size: Optional[int] = None,
+    dataset_kwargs: Optional[dict] = None,
+    options: Optional[dict] = None,
+    out_dir: Optional[str] = None,
+    plots: bool = True,
+    verbose: int = 1,
+    keras_verbose: int = 0,
     log=None,
-    model_kwargs=None,
-    lr_decay=None,
+    **training,
 ):
     """Runs the grid dataset x noise x rate x method x seed.
 
@@ -192,7 +214,7 @@ def run_grid(
         methods: method names (keys of :data:`METHODS`).
         seeds: seeds (noise, initialisation and shuffling of each run).
         model: ``"auto"`` (``cnn`` for images >= 16 px, else ``mlp``), ``"mlp"``, ``"cnn"``.
-        epochs, batch_size, optimizer, lr, width: training set-up.
+        epochs: number of epochs.
         train_size, test_size: stratified subsets (``None``: full sets).
         dataset_kwargs: dict ``name -> kwargs`` for the loaders.
         options: method options, e.g. ``{"eta": 0.5}``.
@@ -201,8 +223,8 @@ def run_grid(
         verbose: 1 prints one summary line per run.
         keras_verbose: verbosity of ``model.fit``.
         log: file-like for the progress lines (default ``sys.stdout``).
-        model_kwargs: extra model arguments (e.g. ``{"dense": 256}``).
-        lr_decay: ``None`` or ``"cosine"``.
+        **training: the other fields of :class:`Training` (``batch_size``,
+            ``optimizer``, ``lr``, ``width``, ``model_kwargs``, ``lr_decay``).
 
     Returns:
         :class:`GridResult`.
@@ -211,6 +233,8 @@ def run_grid(
     from keras_mr.benchmarking.noise import apply_noise
 
     log = log or sys.stdout
+    training = dict(training, model=model, epochs=epochs)
+    Training(**training)  # a clear error for a bad option before the first run
     for m in methods:
         METHODS.canonical(m)
     runs = []
@@ -233,8 +257,6 @@ def run_grid(
                         count += 1
                         name = f"[{count}/{total}] {data.name} {nz} {rate:.0%} {method} seed {seed}"
                         live = verbose and not keras_verbose and getattr(log, "isatty", bool)()
-                        training = dict(model=model, epochs=epochs, batch_size=batch_size)
-                        training.update(optimizer=optimizer, lr=lr, width=width)
                         r = run_single(
                             data,
                             nz,
@@ -245,8 +267,6 @@ def run_grid(
                             options=options,
                             verbose=keras_verbose,
                             noisy=noisy,
-                            model_kwargs=model_kwargs,
-                            lr_decay=lr_decay,
                             progress=_epoch_counter(name, log) if live else None,
                         )
                         runs.append(r)
@@ -263,6 +283,3 @@ def run_grid(
     if out_dir is not None:
         result.write(out_dir, plots=plots)
     return result
-
-
-# -------------------------------------------------------------------- CLI

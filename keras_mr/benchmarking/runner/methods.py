@@ -97,6 +97,3 @@ def _random(ctx):
     weighter = RandomSampleWeighter(seed=ctx.seed, noise_mask=ctx.noisy_mask)
     ds = weighter.attach(ctx.data.x_train, ctx.y_noisy, batch_size=ctx.batch_size, seed=ctx.seed)
     return MethodPlan(ctx.build_model(), ds, [weighter], lambda: weighter.weights)
-
-
-# ------------------------------------------------------------------ models

@@ -93,6 +93,3 @@ def make_model_builder(
         return net
 
     return build
-
-
-# --------------------------------------------------------------- one run

@@ -76,25 +76,12 @@ class GridResult:
             groups.setdefault((r.dataset, r.noise, r.rate, r.method), []).append(r)
         rows = []
         for (ds, nz, rate, method), rs in groups.items():
-            f_m, f_s = _mean_std([r.final_acc for r in rs])
-            b_m, b_s = _mean_std([r.best_acc for r in rs])
-            a_m, a_s = _mean_std([r.auc for r in rs])
-            rows.append(
-                dict(
-                    dataset=ds,
-                    noise=nz,
-                    rate=rate,
-                    method=method,
-                    seeds=len(rs),
-                    final_mean=f_m,
-                    final_std=f_s,
-                    best_mean=b_m,
-                    best_std=b_s,
-                    auc_mean=a_m,
-                    auc_std=a_s,
-                    realised_noise_rate=rs[0].realised_noise_rate,
-                )
-            )
+            row = dict(dataset=ds, noise=nz, rate=rate, method=method, seeds=len(rs))
+            for field, column in (("final_acc", "final"), ("best_acc", "best"), ("auc", "auc")):
+                mean, std = _mean_std([getattr(r, field) for r in rs])
+                row.update({f"{column}_mean": mean, f"{column}_std": std})
+            row["realised_noise_rate"] = rs[0].realised_noise_rate
+            rows.append(row)
         return rows
 
     def table(self):
