@@ -22,10 +22,12 @@ keras-mr[adversarial]``); Fashion-MNIST is read from
 """
 
 import argparse
-import gzip
 import os
 import sys
 import time
+from typing import Callable
+from typing import NamedTuple
+from typing import Optional
 
 # run from a checkout without installing: the repository root first on the path
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -37,100 +39,140 @@ import keras
 import numpy as np
 
 import keras_mr
+from keras_mr.benchmarking.datasets import load_dataset
+from keras_mr.benchmarking.registry import Registry
+from keras_mr.benchmarking.runner import MODELS
+from keras_mr.benchmarking.timing import FitTimer
+from keras_mr.benchmarking.timing import interleaved
 
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
+# the two networks of this benchmark, from the runner's model registry
+NETWORKS = {"cnn": dict(width=16, padding="valid"), "mlp": dict(depth=1)}
 
 
 def load_fashion_mnist(data_dir, n_train, n_test, seed=0):
-    """Fashion-MNIST subsets from the idx gz files, scaled to [0, 1]."""
-
-    def read(name, offset):
-        with gzip.open(os.path.join(data_dir, name), "rb") as f:
-            return np.frombuffer(f.read(), np.uint8, offset=offset)
-
-    xtr = read("train-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28, 1)
-    ytr = read("train-labels-idx1-ubyte.gz", 8)
-    xte = read("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28, 1)
-    yte = read("t10k-labels-idx1-ubyte.gz", 8)
+    """Random Fashion-MNIST subsets, ``(N, 28, 28, 1)`` in [0, 1] (the dataset registry)."""
+    data = load_dataset("fashion_mnist", data_dir=data_dir)
     rng = np.random.default_rng(seed)
-    i = rng.permutation(len(xtr))[:n_train]
-    j = rng.permutation(len(xte))[:n_test]
+    i = rng.permutation(len(data.y_train))[:n_train]
+    j = rng.permutation(len(data.y_test))[:n_test]
     return (
-        (xtr[i] / 255.0).astype("float32"),
-        ytr[i].astype("int32"),
-        (xte[j] / 255.0).astype("float32"),
-        yte[j].astype("int32"),
+        data.x_train[i],
+        data.y_train[i].astype("int32"),
+        data.x_test[j],
+        data.y_test[j].astype("int32"),
     )
 
 
 def make_inner(kind, seed=0):
     keras.utils.set_random_seed(seed)
-    if kind == "cnn":
-        layers = [
-            keras.layers.Conv2D(16, 3, activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(32, 3, activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
-            keras.layers.Dense(64, activation="relu"),
-        ]
-    else:
-        layers = [keras.layers.Flatten(), keras.layers.Dense(256, activation="relu")]
-    return keras.Sequential([keras.Input((28, 28, 1)), *layers, keras.layers.Dense(10)])
+    return MODELS.get(kind)((28, 28, 1), 10, **NETWORKS[kind])
 
 
-def make_model(method, args, seed=0):
+# -- methods: a family name plus an optional count, e.g. "pgd7", "free4", "trades10" ----
+class Method(NamedTuple):
+    build: Callable  # fn(inner, args, count) -> model (not compiled)
+    label: str  # timing-table name; "{count}" is replaced
+    short: str  # robust-table name of the "Adv." rows
+    count_option: Optional[str] = None  # the argument giving the default count
+    count_is_replays: bool = False  # count = parameter updates per step (Free AT)
+
+
+METHODS = Registry("adversarial training method")
+METHODS.register("plain", Method(lambda inner, args, count: inner, "plain (natural)", "Base"))
+METHODS.register(
+    "pgd",
+    Method(
+        lambda inner, args, count: keras_mr.PGDAdversarialModel(inner, eps=args.eps, steps=count),
+        "PGD-{count} AT",
+        "PGD-{count}",
+        "pgd_steps",
+    ),
+)
+METHODS.register(
+    "free",
+    Method(
+        lambda inner, args, count: keras_mr.FreeAdversarialModel(
+            inner, batch_size=args.batch_size, eps=args.eps, replays=count
+        ),
+        "Free AT (m={count})",
+        "Free-{count}",
+        "replays",
+        count_is_replays=True,
+    ),
+)
+METHODS.register(
+    "trades",
+    Method(
+        lambda inner, args, count: keras_mr.TRADESModel(
+            inner, eps=args.eps, steps=count, step_size=min(0.007, args.eps), beta=6.0
+        ),
+        "TRADES-{count}",
+        "TRADES",
+        "trades_steps",
+    ),
+)
+
+
+class Resolved(NamedTuple):
+    name: str  # family and count, e.g. "pgd7"
+    method: Method
+    count: int
+    label: str
+    short: str
+    updates_per_step: int
+
+
+def resolve(name, args):
+    """``"pgd7"`` -> the ``pgd`` entry of :data:`METHODS` with count 7 (or the default)."""
+    family = name.rstrip("0123456789")
+    method = METHODS.get(family)
+    count = 1
+    if method.count_option:
+        count = int(name[len(family) :] or getattr(args, method.count_option))
+    updates = count if method.count_is_replays else 1
+    return Resolved(
+        f"{family}{count}" if method.count_option else family,
+        method,
+        count,
+        method.label.format(count=count),
+        method.short.format(count=count),
+        updates,
+    )
+
+
+def make_model(name, args, seed=0):
+    spec = resolve(name, args)
     inner = make_inner(args.model, seed)
-    if method == "plain":
-        model = inner
+    model = spec.method.build(inner, args, spec.count)
+    if model is inner:  # plain training: the network itself, compiled with its loss
         model.compile(
             optimizer=keras.optimizers.Adam(args.lr),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
-        return model
-    if method.startswith("pgd"):
-        steps = int(method[3:] or args.pgd_steps)
-        model = keras_mr.PGDAdversarialModel(inner, eps=args.eps, steps=steps)
-    elif method.startswith("free"):
-        replays = int(method[4:] or args.replays)
-        model = keras_mr.FreeAdversarialModel(
-            inner, batch_size=args.batch_size, eps=args.eps, replays=replays
-        )
-    elif method.startswith("trades"):
-        steps = int(method[6:] or args.trades_steps)
-        model = keras_mr.TRADESModel(
-            inner, eps=args.eps, steps=steps, step_size=min(0.007, args.eps), beta=6.0
-        )
     else:
-        raise ValueError(method)
-    model.compile(optimizer=keras.optimizers.Adam(args.lr))
+        model.compile(optimizer=keras.optimizers.Adam(args.lr))
     return model
 
 
-class StepTimer(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        self._t = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.last = time.perf_counter() - self._t
-
-
-def time_steps(method, x, y, args):
+def timing_table(x, y, args):
+    """Step time of every method / plain step; methods interleaved over the repeats."""
     import tensorflow as tf
 
-    model = make_model(method, args)
+    names = ["plain", f"pgd{args.pgd_steps}", "pgd3", f"free{args.replays}"]
+    names = list(dict.fromkeys(names + [f"trades{args.trades_steps}"]))
     ds = (
         tf.data.Dataset.from_tensor_slices((x, y))
         .batch(args.batch_size, drop_remainder=True)
         .repeat()
         .prefetch(2)
     )
-    timer = StepTimer()
-    # epoch 1 traces/compiles; the following epochs are timed
-    times = []
-    for _ in range(args.timing_repeats + 1):
-        model.fit(
+    models = {name: make_model(name, args) for name in names}
+
+    def measure(name):
+        timer = FitTimer()
+        models[name].fit(
             ds,
             epochs=1,
             steps_per_epoch=args.timing_steps,
@@ -138,43 +180,28 @@ def time_steps(method, x, y, args):
             verbose=0,
             callbacks=[timer],
         )
-        times.append(timer.last / args.timing_steps)
-    return float(np.median(times[1:]))
+        return timer.epoch_times[-1] / args.timing_steps
 
-
-def timing_table(x, y, args):
-    methods = [
-        "plain",
-        f"pgd{args.pgd_steps}",
-        "pgd3",
-        f"free{args.replays}",
-        f"trades{args.trades_steps}",
-    ]
-    methods = list(dict.fromkeys(methods))
-    per_step = {m: time_steps(m, x, y, args) for m in methods}
-    base = per_step["plain"]
+    interleaved(measure, names, 1)  # the first epoch traces / compiles: not timed
+    per_step = {
+        n: float(np.median(t)) for n, t in interleaved(measure, names, args.timing_repeats).items()
+    }
     lines = ["| Method | step time / plain step | per parameter update |", "|---|---|---|"]
-    for m in methods:
-        ratio = per_step[m] / base
-        updates = int(m[4:]) if m.startswith("free") else 1
-        name = {"plain": "plain (natural)"}.get(m, m)
-        if m.startswith("pgd"):
-            name = f"PGD-{m[3:]} AT"
-        elif m.startswith("free"):
-            name = f"Free AT (m={m[4:]})"
-        elif m.startswith("trades"):
-            name = f"TRADES-{m[6:]}"
-        lines.append(f"| {name} | {ratio:.2f} | {ratio / updates:.2f} |")
+    for name in names:
+        spec = resolve(name, args)
+        ratio = per_step[name] / per_step["plain"]
+        lines.append(f"| {spec.label} | {ratio:.2f} | {ratio / spec.updates_per_step:.2f} |")
     return "\n".join(lines)
 
 
 def train(method, use_mr, x, y, args):
     model = make_model(method, args, seed=args.seed)
+    spec = resolve(method, args)
     if method != "plain":
         model.mr_loss = args.mr_loss
     epochs = args.epochs
-    if method.startswith("free"):
-        epochs = keras_mr.free_epochs(args.epochs, int(method[4:] or args.replays))
+    if spec.method.count_is_replays:
+        epochs = keras_mr.free_epochs(args.epochs, spec.updates_per_step)
     if use_mr:
         per_example = None if method == "plain" else keras_mr.mr_per_example_loss
         weighter = keras_mr.MRSampleWeighter(eta=args.eta, per_example_loss_fn=per_example)
@@ -199,7 +226,7 @@ def main(argv=None):
     p.add_argument("--data-dir", default=DATA_DIR)
     p.add_argument("--n-train", type=int, default=5000)
     p.add_argument("--n-test", type=int, default=1000)
-    p.add_argument("--model", choices=["cnn", "mlp"], default="cnn")
+    p.add_argument("--model", choices=sorted(NETWORKS), default="cnn")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument(
         "--epochs", type=int, default=8, help="natural-training epochs (Free AT gets epochs / m)"
@@ -208,7 +235,7 @@ def main(argv=None):
     p.add_argument("--eps", type=float, default=8 / 255, help="training eps (L-inf)")
     p.add_argument(
         "--method",
-        choices=["free", "pgd", "trades"],
+        choices=[name for name in METHODS.names() if name != "plain"],
         default="free",
         help="adversarial training for 'Adv.'",
     )
@@ -230,9 +257,10 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
-    if not os.path.exists(os.path.join(args.data_dir, "train-images-idx3-ubyte.gz")):
-        raise SystemExit(f"Fashion-MNIST not found in {args.data_dir} (pass --data-dir).")
-    x, y, xt, yt = load_fashion_mnist(args.data_dir, args.n_train, args.n_test, args.seed)
+    try:
+        x, y, xt, yt = load_fashion_mnist(args.data_dir, args.n_train, args.n_test, args.seed)
+    except FileNotFoundError as err:
+        raise SystemExit(f"Fashion-MNIST not found ({err}); pass --data-dir.") from err
     print(
         f"# Fashion-MNIST: {len(x)} train / {len(xt)} test, "
         f"model={args.model}, batch={args.batch_size}, "
@@ -246,21 +274,13 @@ def main(argv=None):
         )
         print(timing_table(x, y, args))
     if not args.skip_table:
-        adv = {
-            "free": f"free{args.replays}",
-            "pgd": f"pgd{args.pgd_steps}",
-            "trades": f"trades{args.trades_steps}",
-        }[args.method]
-        label = {
-            "free": f"Free-{args.replays}",
-            "pgd": f"PGD-{args.pgd_steps}",
-            "trades": "TRADES",
-        }[args.method]
+        adv = resolve(args.method, args)
+        adv_name, label = adv.name, adv.short
         runs = [
             ("Base", "plain", False),
             ("Base+MR", "plain", True),
-            (f"Adv. ({label})", adv, False),
-            (f"Adv. ({label})+MR", adv, True),
+            (f"Adv. ({label})", adv_name, False),
+            (f"Adv. ({label})+MR", adv_name, True),
         ]
         rows = {}
         for name, method, use_mr in runs:

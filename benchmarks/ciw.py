@@ -20,7 +20,6 @@ Examples::
 """
 
 import argparse
-import gzip
 import os
 import time
 from typing import NamedTuple
@@ -33,7 +32,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 
 import keras_mr
+from keras_mr.benchmarking.datasets import load_dataset
 from keras_mr.benchmarking.registry import Registry
+from keras_mr.benchmarking.runner import MODELS
 from keras_mr.benchmarking.timing import FitTimer
 from keras_mr.benchmarking.timing import interleaved
 from keras_mr.benchmarking.timing import ratio_table
@@ -46,32 +47,11 @@ DEFAULT_METHODS = ["base", "CIW", "CICW", "CICW-M", "MR+mixup", "MR+smoothing"]
 
 
 # -- data ---------------------------------------------------------------
-def _idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
 def load_fashion_mnist(data_dir):
-    names = {
-        "x_train": "train-images-idx3-ubyte.gz",
-        "y_train": "train-labels-idx1-ubyte.gz",
-        "x_test": "t10k-images-idx3-ubyte.gz",
-        "y_test": "t10k-labels-idx1-ubyte.gz",
-    }
-    arrays = {k: _idx(os.path.join(data_dir, v)) for k, v in names.items()}
-
-    def scale(a):
-        return (a.astype("float32") / 255.0).reshape(len(a), -1)
-
-    return (
-        scale(arrays["x_train"]),
-        arrays["y_train"].astype("int32"),
-        scale(arrays["x_test"]),
-        arrays["y_test"].astype("int32"),
-    )
+    """Fashion-MNIST as flat vectors in [0, 1] (the dataset registry's loader)."""
+    data = load_dataset("fashion_mnist", data_dir=data_dir, channel_axis=False)
+    x, xt = data.x_train.reshape(len(data.x_train), -1), data.x_test.reshape(len(data.x_test), -1)
+    return x, data.y_train.astype("int32"), xt, data.y_test.astype("int32")
 
 
 def symmetric_noise(y, rate, num_classes, seed=0):
@@ -84,14 +64,7 @@ def symmetric_noise(y, rate, num_classes, seed=0):
 # -- models -------------------------------------------------------------
 def mlp(input_dim, num_classes, width, seed):
     keras.utils.set_random_seed(seed)
-    return keras.Sequential(
-        [
-            keras.Input((input_dim,)),
-            keras.layers.Dense(width, activation="relu"),
-            keras.layers.Dense(width, activation="relu"),
-            keras.layers.Dense(num_classes),
-        ]
-    )
+    return MODELS.get("mlp")((input_dim,), num_classes, width=width)
 
 
 # -- methods: name -> fn(base, args, steps_per_epoch) -> Plan ------------------------

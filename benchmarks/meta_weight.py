@@ -34,10 +34,8 @@ Example (about 5 minutes per seed on 2 busy CPU cores)::
 """
 
 import argparse
-import gzip
 import os
 import sys
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -47,15 +45,12 @@ import numpy as np
 
 
 def load_fashion_mnist(data_dir):
-    def read(name, offset):
-        with gzip.open(os.path.join(data_dir, name), "rb") as f:
-            return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
+    """Fashion-MNIST as flat 784-vectors in [0, 1], from the dataset registry."""
+    from keras_mr.benchmarking.datasets import load_dataset
 
-    x = read("train-images-idx3-ubyte.gz", 16).reshape(-1, 784).astype("float32") / 255.0
-    y = read("train-labels-idx1-ubyte.gz", 8).astype("int32")
-    xt = read("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 784).astype("float32") / 255.0
-    yt = read("t10k-labels-idx1-ubyte.gz", 8).astype("int32")
-    return (x, y), (xt, yt)
+    data = load_dataset("fashion_mnist", data_dir=data_dir, channel_axis=False)
+    x, xt = data.x_train.reshape(-1, 784), data.x_test.reshape(-1, 784)
+    return (x, data.y_train.astype("int32")), (xt, data.y_test.astype("int32"))
 
 
 def synthetic(n, n_test, seed=0, dim=64, k=10):
@@ -73,23 +68,14 @@ def uniform_noise(y, k, rate, seed):
     return noisy, noisy != y
 
 
-def auc(scores, positives):
-    from scipy.stats import rankdata
-
-    positives = np.asarray(positives, dtype=bool)
-    ranks = rankdata(scores)
-    n_pos, n_neg = positives.sum(), (~positives).sum()
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 def build_setup(args, seed, keras, tf, meta_data):
     """Data subset, noise, meta split and model/dataset factories for one seed."""
-    if os.path.exists(os.path.join(args.data_dir, "train-images-idx3-ubyte.gz")):
+    from keras_mr.benchmarking.runner import MODELS
+
+    try:
         (x_all, y_all), (x_test, y_test) = load_fashion_mnist(args.data_dir)
         source = "Fashion-MNIST"
-    else:
+    except FileNotFoundError:
         (x_all, y_all), (x_test, y_test) = synthetic(args.n_train, args.n_test, 0)
         source = "synthetic blobs (Fashion-MNIST files not found)"
     k = 10
@@ -105,14 +91,7 @@ def build_setup(args, seed, keras, tf, meta_data):
 
     def classifier():
         keras.utils.set_random_seed(seed)
-        return keras.Sequential(
-            [
-                keras.Input((dim,)),
-                keras.layers.Dense(args.hidden, activation="relu"),
-                keras.layers.Dense(args.hidden, activation="relu"),
-                keras.layers.Dense(k),
-            ]
-        )
+        return MODELS.get("mlp")((dim,), k, width=args.hidden)
 
     def learning_rate():
         if not fractions:
@@ -164,6 +143,9 @@ def build_setup(args, seed, keras, tf, meta_data):
 
 
 def time_steps(args, setup, keras, meta_data, MetaWeightNet):
+    from keras_mr.benchmarking.timing import Stopwatch
+    from keras_mr.benchmarking.timing import interleaved
+
     split = setup["split"]
     steps = args.timing_steps
     plain = setup["compile_model"](setup["classifier"]())
@@ -174,22 +156,24 @@ def time_steps(args, setup, keras, meta_data, MetaWeightNet):
     )
     plain.fit(plain_data, steps_per_epoch=5, epochs=1, verbose=0, shuffle=False)  # trace + warm up
     mwn.fit(meta_batches, steps_per_epoch=5, epochs=1, verbose=0, shuffle=False)
-    wall = {"plain": [], "meta": []}
-    cpu = {"plain": [], "meta": []}
-    for _ in range(args.timing_repeats):  # interleaved: both share the machine's load swings
-        for name, model, ds in (("plain", plain, plain_data), ("meta", mwn, meta_batches)):
-            start, start_cpu = time.perf_counter(), time.process_time()
+    runs = {"plain": (plain, plain_data), "meta": (mwn, meta_batches)}
+
+    def measure(name):  # seconds per step, on both clocks
+        model, ds = runs[name]
+        with Stopwatch() as watch:
             model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-            wall[name].append((time.perf_counter() - start) / steps)
-            cpu[name].append((time.process_time() - start_cpu) / steps)
+        return {clock: seconds / steps for clock, seconds in watch.seconds.items()}
+
+    # interleaved: both share the machine's load swings
+    times = interleaved(measure, list(runs), args.timing_repeats)
     print(
         f"\nStep time (median of {args.timing_repeats} interleaved runs of {steps} steps, same "
         "process; CPU time = all threads of this process, robust to other load)"
     )
     print("| step | wall ms/step | CPU ms/step | wall ratio | CPU-time ratio |")
     print("| --- | --- | --- | --- | --- |")
-    med = {k: float(np.median(v)) for k, v in wall.items()}
-    med_cpu = {k: float(np.median(v)) for k, v in cpu.items()}
+    med = {k: float(np.median([t["wall"] for t in v])) for k, v in times.items()}
+    med_cpu = {k: float(np.median([t["cpu"] for t in v])) for k, v in times.items()}
     print(
         f"| plain fit step | {1e3 * med['plain']:.2f} | {1e3 * med_cpu['plain']:.2f} "
         "| 1.00 | 1.00 |"
@@ -204,6 +188,8 @@ def time_steps(args, setup, keras, meta_data, MetaWeightNet):
 
 def run_methods(args, setup, keras, keras_mr, meta_data, MetaWeightNet):
     """Trains every method once; returns {name: (accs per epoch, aucs, aucs_combined)}."""
+    from keras_mr.benchmarking.metrics import noisy_detection_auc
+
     split, noisy_train = setup["split"], setup["noisy_train"]
     x_test, y_test = setup["x_test"], setup["y_test"]
 
@@ -222,9 +208,10 @@ def run_methods(args, setup, keras, keras_mr, meta_data, MetaWeightNet):
             if not self.track_auc:
                 return
             w = self.model.example_weights(split.x_train, split.y_train, batch_size=1000)
-            self.aucs.append(auc(w, ~noisy_train))
+            self.aucs.append(noisy_detection_auc(w, noisy_train))
             if self.weighter is not None:
-                self.aucs_combined.append(auc(w * self.weighter.weights, ~noisy_train))
+                combined = w * self.weighter.weights
+                self.aucs_combined.append(noisy_detection_auc(combined, noisy_train))
 
     results = {}
     model = setup["compile_model"](setup["classifier"]())

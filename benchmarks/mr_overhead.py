@@ -12,7 +12,6 @@ projection at N = 1,000,000.
 
 import argparse
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -20,45 +19,21 @@ import keras
 import numpy as np
 
 import keras_mr
+from keras_mr.benchmarking.runner import MODELS
+from keras_mr.benchmarking.timing import CLOCKS
+from keras_mr.benchmarking.timing import FitTimer
+from keras_mr.benchmarking.timing import interleaved
+from keras_mr.benchmarking.timing import time_call
 from keras_mr.mr.capped_simplex import project_capped_simplex_log
 from keras_mr.mr.multiplicative_weights import mw_update
 
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Time of each epoch, including every callback's on_epoch_end.
-
-    ``clock="cpu"`` measures the process' CPU time (all threads), which other
-    processes on a shared machine disturb much less than wall time.
-    """
-
-    def __init__(self, clock="wall"):
-        super().__init__()
-        self.clock = CLOCKS[clock]
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._t = self.clock()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(self.clock() - self._t)
+# the two networks of this benchmark, from the runner's model registry
+NETWORKS = {"cnn": dict(width=32, padding="valid"), "mlp": dict(depth=1)}
 
 
 def make_model(kind, input_shape, num_classes, record=False):
     keras.utils.set_random_seed(0)
-    if kind == "cnn":
-        layers = [
-            keras.layers.Conv2D(32, 3, activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(64, 3, activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
-            keras.layers.Dense(128, activation="relu"),
-        ]
-    else:
-        layers = [keras.layers.Flatten(), keras.layers.Dense(256, activation="relu")]
-    model = keras.Sequential([keras.Input(input_shape), *layers, keras.layers.Dense(num_classes)])
+    model = MODELS.get(kind)(input_shape, num_classes, **NETWORKS[kind])
     if record:  # loss_source="train": the model records its per-example training losses
         model = keras_mr.TrainingLossModel(model)
     model.compile(
@@ -71,7 +46,7 @@ def make_model(kind, input_shape, num_classes, record=False):
 
 def time_epochs(mode, x, y, args):
     model = make_model(args.model, x.shape[1:], 10, record=mode == "train")
-    timer = EpochTimer(args.clock)
+    timer = FitTimer(args.clock)
     if mode == "plain":
         import tensorflow as tf
 
@@ -90,7 +65,7 @@ def time_epochs(mode, x, y, args):
         callbacks = [weighter, timer]
     model.fit(ds, epochs=args.epochs, verbose=0, shuffle=False, callbacks=callbacks)
     # the first epoch includes tracing; use the median of the rest
-    return float(np.median(timer.times[1:]))
+    return float(np.median(timer.epoch_times[1:]))
 
 
 def time_update(n, repeats=3):
@@ -98,17 +73,17 @@ def time_update(n, repeats=3):
     cum = rng.exponential(size=n) * 10
     scaled = cum * 0.01
     losses = rng.exponential(size=n)
-    best = []
-    for _ in range(repeats):
-        t = time.perf_counter()
+
+    def update():
         # eta = 1 spreads the weights so that the cap binds (the projection sorts)
         log_p, _, _ = mw_update(cum, losses, 1.0, scaled_history=scaled)
         log_p = project_capped_simplex_log(log_p, 2.0 / n)
-        table = np.exp(log_p + np.log(n)).astype(np.float32)
-        best.append(time.perf_counter() - t)
-    capped = int(np.sum(log_p >= np.log(2.0 / n) - 1e-12))
-    del table
-    return min(best), capped
+        np.exp(log_p + np.log(n)).astype(np.float32)  # the weight table MR keeps
+        return log_p
+
+    best = min(time_call(update) for _ in range(repeats))
+    capped = int(np.sum(update() >= np.log(2.0 / n) - 1e-12))
+    return best, capped
 
 
 def main():
@@ -117,7 +92,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--eval-batch-size", type=int, default=1024)
-    parser.add_argument("--model", choices=["cnn", "mlp"], default="cnn")
+    parser.add_argument("--model", choices=sorted(NETWORKS), default="cnn")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved repetitions")
     parser.add_argument("--update-n", type=int, default=1_000_000)
     parser.add_argument(
@@ -133,10 +108,9 @@ def main():
     y = rng.integers(0, 10, args.n).astype("int32")
 
     # interleave the modes over several rounds so that background load hits all alike
-    runs = {mode: [] for mode in ["plain", "eval", "train"]}
-    for _ in range(args.rounds):
-        for mode in runs:
-            runs[mode].append(time_epochs(mode, x, y, args))
+    runs = interleaved(
+        lambda mode: time_epochs(mode, x, y, args), ["plain", "eval", "train"], args.rounds
+    )
     times = {mode: float(np.min(t)) for mode, t in runs.items()}
     update, capped = time_update(args.update_n)
 

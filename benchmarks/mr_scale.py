@@ -17,7 +17,6 @@ Prints one table per measurement, every figure measured in this run:
 
 import argparse
 import os
-import time
 import tracemalloc
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -26,6 +25,9 @@ import keras
 import numpy as np
 
 import keras_mr
+from keras_mr.benchmarking.runner import MODELS
+from keras_mr.benchmarking.timing import interleaved
+from keras_mr.benchmarking.timing import time_call
 from keras_mr.mr.capped_simplex import project_capped_simplex_log
 from keras_mr.mr.multiplicative_weights import mw_update
 from keras_mr.mr.weighter_state import WeighterState
@@ -50,7 +52,7 @@ def time_updates(sizes, repeats):
     for n in sizes:
         run = one_update(n, rng)
         run()  # warm-up
-        best = min(_timed(run) for _ in range(repeats))
+        best = min(time_call(run) for _ in range(repeats))
         tracemalloc.start()
         run()
         peak = tracemalloc.get_traced_memory()[1]
@@ -64,12 +66,6 @@ def time_updates(sizes, repeats):
     for n, sec, per_m, peak in rows:
         print(f"| {n:>12,} | {sec:>9.3f} | {per_m:>18.3f} | {peak:>18.1f} |")
     return rows[-1][3]
-
-
-def _timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def state_bytes(host_peak):
@@ -97,14 +93,7 @@ def pass_vs_predict(n, rounds):
     x = rng.normal(size=(n, 32)).astype("float32")
     y = rng.integers(0, 10, size=n)
     keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((32,)),
-            keras.layers.Dense(256, activation="relu"),
-            keras.layers.Dense(256, activation="relu"),
-            keras.layers.Dense(10),
-        ]
-    )
+    model = MODELS.get("mlp")((32,), 10, width=256)
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     weighter = keras_mr.MRSampleWeighter(verbose=0)
     weighter.attach(x, y, batch_size=256, eval_batch_size=1024)
@@ -112,11 +101,12 @@ def pass_vs_predict(n, rounds):
     source = weighter.loss_source_object
     source.collect(weighter)  # builds and traces the pass
     model.predict(x, batch_size=1024, verbose=0)
-    pass_times, predict_times = [], []
-    for _ in range(rounds):
-        pass_times.append(_timed(lambda: source.collect(weighter)))
-        predict_times.append(_timed(lambda: model.predict(x, batch_size=1024, verbose=0)))
-    ratio = min(pass_times) / min(predict_times)
+    work = {
+        "pass": lambda: source.collect(weighter),
+        "predict": lambda: model.predict(x, batch_size=1024, verbose=0),
+    }
+    times = interleaved(lambda name: time_call(work[name]), list(work), rounds)
+    ratio = min(times["pass"]) / min(times["predict"])
     print(
         f"\nLoss pass vs model.predict (N={n:,}, MLP 32-256-256-10, batch 1024, best of {rounds})"
     )

@@ -45,3 +45,33 @@ def test_the_four_registries_share_the_pattern():
         noise.apply_noise("gaussian", [0, 1], 0.1, 2)
     with pytest.raises(ValueError, match="Unknown dataset 'mnist'"):
         datasets.load_dataset("mnist")
+
+
+def test_benchmark_networks_come_from_the_model_registry():
+    one_layer = runner.MODELS.get("mlp")((8,), 3, width=5, depth=1)
+    assert [layer.units for layer in one_layer.layers if hasattr(layer, "units")] == [5, 3]
+    valid = runner.MODELS.get("cnn")((28, 28, 1), 10, width=4, padding="valid")
+    assert valid.layers[0].output.shape[1:3] == (26, 26)  # "valid": a 3x3 kernel trims 2 pixels
+    assert runner.MODELS.get("cnn")((28, 28, 1), 10, width=4).layers[0].output.shape[1] == 28
+
+
+def test_training_options_are_checked_before_any_run():
+    with pytest.raises(TypeError):
+        runner.Training(learning_rate=0.1)
+    with pytest.raises(ValueError, match="lr_decay"):
+        runner.run_grid(datasets=["default"], methods=["base"], lr_decay="step", verbose=0)
+
+
+def test_shared_timing_helpers():
+    from keras_mr.benchmarking import timing
+
+    order = []
+    times = timing.interleaved(lambda name: order.append(name) or 1.0, ["a", "b"], repeats=2)
+    assert order == ["a", "b", "a", "b"] and times == {"a": [1.0, 1.0], "b": [1.0, 1.0]}
+    with timing.Stopwatch() as watch:
+        sum(range(100_000))
+    assert watch.wall > 0 and watch.cpu >= 0
+    with pytest.raises(ValueError, match="clock"):
+        timing.time_call(lambda: None, clock="gpu")
+    with pytest.raises(ValueError, match="clock"):
+        timing.FitTimer(clock="gpu")

@@ -3,30 +3,30 @@
 from keras_mr.benchmarking.registry import Registry
 
 
-def _mlp(input_shape, num_classes, width=256):
+def _mlp(input_shape, num_classes, width=256, depth=2):
     import keras
 
+    hidden = [keras.layers.Dense(width, activation="relu") for _ in range(depth)]
     return keras.Sequential(
         [
             keras.Input(input_shape),
             keras.layers.Flatten(),
-            keras.layers.Dense(width, activation="relu"),
-            keras.layers.Dense(width, activation="relu"),
+            *hidden,
             keras.layers.Dense(num_classes),
         ],
         name="mlp",
     )
 
 
-def _cnn(input_shape, num_classes, width=32, dense=None):
+def _cnn(input_shape, num_classes, width=32, dense=None, padding="same"):
     import keras
 
     return keras.Sequential(
         [
             keras.Input(input_shape),
-            keras.layers.Conv2D(width, 3, activation="relu", padding="same"),
+            keras.layers.Conv2D(width, 3, activation="relu", padding=padding),
             keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(2 * width, 3, activation="relu", padding="same"),
+            keras.layers.Conv2D(2 * width, 3, activation="relu", padding=padding),
             keras.layers.MaxPooling2D(),
             keras.layers.Flatten(),
             keras.layers.Dense(dense or 4 * width, activation="relu"),
@@ -41,10 +41,12 @@ MODELS.register("mlp", _mlp)
 MODELS.register("cnn", _cnn)
 """Model registry: ``name -> fn(input_shape, num_classes, width, **model_kwargs) -> keras.Model``.
 
-``mlp``: Flatten, two Dense(width=256) ReLU layers, logits.  ``cnn``: two
-3x3 Conv(width=32, 2 width) + 2x2 max-pool blocks, Dense(``dense``, default
-4 width), logits.  No dropout or weight decay: plain training is allowed to
-memorise noisy labels, as in the papers' baselines.
+``mlp``: Flatten, ``depth`` (default 2) Dense(width=256) ReLU layers, logits.
+``cnn``: two 3x3 Conv(width=32, 2 width; ``padding="same"`` by default) + 2x2
+max-pool blocks, Dense(``dense``, default 4 width), logits.  The benchmark scripts
+build their networks from the same registry (e.g. ``depth=1``, ``padding="valid"``).
+No dropout or weight decay: plain training is allowed to memorise noisy labels, as in
+the papers' baselines.
 """
 
 
