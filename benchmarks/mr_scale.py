@@ -13,6 +13,7 @@ Prints one table per measurement, every figure measured in this run:
 
     python benchmarks/mr_scale.py                       # N up to 1e7, pass at N = 100k
     python benchmarks/mr_scale.py --sizes 1e5 1e6 --pass-n 20000
+    python benchmarks/mr_scale.py --backend jax       # e.g. a GPU machine without TensorFlow
 """
 
 import argparse
@@ -20,6 +21,11 @@ import os
 import tracemalloc
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from _backend import add_backend_argument
+from _backend import select_backend
+
+select_backend()
 
 import keras
 import numpy as np
@@ -122,6 +128,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--pass-n", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
+    add_backend_argument(parser)
     args = parser.parse_args()
     print(f"backend {keras.backend.backend()}")
     host_peak = time_updates([int(s) for s in args.sizes], args.repeats)
