@@ -30,6 +30,7 @@ Needs the Fashion-MNIST files (``apt-get install -y dataset-fashion-mnist``) and
 
 import argparse
 import json
+import logging
 import os
 import sys
 
@@ -218,6 +219,7 @@ def _checks(noise, mr, cl, true_count):
 
 def main(argv=None):
     args = _parse_args(argv)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # predict's retracing notes
     from keras_mr.benchmarking.datasets import fashion_mnist_available
     from keras_mr.benchmarking.noise import apply_noise
 
