@@ -16,11 +16,17 @@ It does what the ``tf.data`` pipeline of :mod:`keras_mr.pipeline.indexed_data` d
 
 Batches are built in the training process (``workers=1``, no multiprocessing), so a
 weight update is seen by the next batch built.
+
+With several JAX processes under ``keras.distribution.DataParallel(...,
+auto_shard_dataset=False)`` (set before ``attach``), each process feeds its contiguous
+part of every global batch, whose weights are normalised over the whole global batch
+(:mod:`keras_mr._internal.processes`): the global batches equal a single-process run's.
 """
 
 import keras
 import numpy as np
 
+from keras_mr._internal import processes
 from keras_mr.pipeline.indexed_data import standardize_array
 
 
@@ -92,14 +98,22 @@ class ArrayBatches:
     def __init__(self, x, y, batch_size):
         self.x, self.y, self.batch_size = x, y, int(batch_size)
         self.num_examples = len(keras.tree.flatten(y)[0])
+        self.shard = processes.process_shard()
+        processes.check_batch_sizes(
+            self.num_examples, self.batch_size, True, self.shard, "eval_batch_size"
+        )
 
     def cardinality(self):
         return -(-self.num_examples // self.batch_size)
 
     def as_numpy_iterator(self):
+        """Yields ``(x, y, index)``: with several processes, this process's rows of every
+        batch (the last one padded by repeating its last example) and the global indices."""
         for start in range(0, self.num_examples, self.batch_size):
             pos = np.arange(start, min(start + self.batch_size, self.num_examples))
-            yield take(self.x, pos), take(self.y, pos), pos.astype(np.int32)
+            pos = processes.padded(pos, self.shard)
+            rows = processes.local_rows(pos, self.shard)
+            yield take(self.x, rows), take(self.y, rows), pos.astype(np.int32)
 
     __iter__ = as_numpy_iterator
 
@@ -132,6 +146,10 @@ class WeightedArrayDataset(keras.utils.PyDataset):
         self.with_index = with_index
         self.num_examples = len(keras.tree.flatten(self.y)[0])
         self._order_key, self._order = None, None
+        self.shard = processes.process_shard()
+        processes.check_batch_sizes(
+            self.num_examples, options.batch_size, options.drop_remainder, self.shard
+        )
 
     def __len__(self):
         b = self.options.batch_size
@@ -150,13 +168,15 @@ class WeightedArrayDataset(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         ids = self._positions(index)
+        w = normalize_batch_weights_np(self.table.value[ids])  # over the global batch
+        if self.class_weights is not None:
+            labels = keras.tree.flatten(take(self.y, ids))[0]
+            w = w * self.class_weights[class_index_np(labels, len(self.class_weights))]
+        part = processes.local_rows(np.arange(len(ids)), self.shard)  # this process's rows
+        ids, w = ids[part], w[part]
         xb, yb = take(self.x, ids), take(self.y, ids)
         if self.options.augment is not None:
             xb = self.options.augment(xb)
-        w = normalize_batch_weights_np(self.table.value[ids])
-        if self.class_weights is not None:
-            labels = keras.tree.flatten(yb)[0]
-            w = w * self.class_weights[class_index_np(labels, len(self.class_weights))]
         self.counter.assign_add(1)
         if self.with_index:
             return xb, yb, {"weight": w, "index": ids.astype(np.int32)}

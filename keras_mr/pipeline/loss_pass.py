@@ -19,6 +19,7 @@ epoch").  :class:`PerExampleLossPass` runs that pass over a batched
 import keras
 import numpy as np
 
+from keras_mr._internal import processes
 from keras_mr._internal.backend import require_tensorflow
 from keras_mr.pipeline.indexed_data import is_tf_dataset
 from keras_mr.pipeline.per_example_loss import check_label_range
@@ -87,10 +88,12 @@ class PerExampleLossPass:
         if keras.backend.backend() == "tensorflow" and is_tf_dataset(eval_dataset):
             return self._run_tf(eval_dataset)
         idx_parts, loss_parts, label_range = [], [], None
+        shard = processes.process_shard()  # several JAX processes: feed rows, gather losses
         for x, y, idx in eval_dataset.as_numpy_iterator():
-            losses = self.loss_fn(self.model, x, y, self.training)
+            xg, yg = processes.global_batch((x, y), shard)
+            losses = self.loss_fn(self.model, xg, yg, self.training)
             idx_parts.append(np.asarray(idx).reshape(-1))
-            loss_parts.append(keras.ops.convert_to_numpy(losses).reshape(-1))
+            loss_parts.append(processes.gather_rows(losses, shard).reshape(-1))
             label_range = _widen_label_range(label_range, y)
             self._tick()
         return _concat(idx_parts, np.int64), _concat(loss_parts, np.float32), label_range

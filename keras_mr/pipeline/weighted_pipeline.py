@@ -14,6 +14,7 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
+from keras_mr._internal import processes
 from keras_mr._internal.backend import require_tensorflow
 from keras_mr._internal.backend import tensorflow_available
 from keras_mr.pipeline import array_pipeline
@@ -65,10 +66,19 @@ PIPELINES = ("auto", "tf.data", "pydataset")
 def use_pydataset(pipeline):
     """Whether ``attach(pipeline=...)`` builds the TensorFlow-free ``PyDataset`` pipeline.
 
-    ``"auto"`` uses ``tf.data`` when TensorFlow can be imported, else the ``PyDataset``.
+    ``"auto"`` uses ``tf.data`` when TensorFlow can be imported, else the ``PyDataset``;
+    with several JAX processes it is always the ``PyDataset`` (it feeds each process its
+    part of every global batch).
     """
     if pipeline not in PIPELINES:
         raise ValueError(f"`pipeline` must be one of {PIPELINES}, got {pipeline!r}.")
+    if processes.process_shard().count > 1:
+        if pipeline == "tf.data":
+            raise ValueError(
+                "pipeline='tf.data' cannot feed several JAX processes their parts of each "
+                "batch; use pipeline='pydataset' (or 'auto')."
+            )
+        return True
     if pipeline != "auto":
         return pipeline == "pydataset"
     return not tensorflow_available()
