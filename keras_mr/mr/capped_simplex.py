@@ -60,23 +60,28 @@ def project_capped_simplex_log(log_p, max_weight):
     log_kappa = np.log(max_weight)
     if np.max(log_p) <= log_kappa:
         return log_p
-    s = -np.sort(-log_p)  # decreasing; only c is needed, not the permutation
-    k = np.arange(n)
-    remaining = 1.0 - k * max_weight  # mass the unclipped weights must carry
+    # Host memory: a few arrays of N, each computed in place where possible.
+    s = np.sort(log_p)[::-1]  # decreasing; only c is needed, not the permutation
+    # remaining[k] = 1 - k kappa: the mass the unclipped weights must carry
+    remaining = np.arange(n, dtype=np.float64)
+    remaining *= max_weight
+    np.subtract(1.0, remaining, out=remaining)
     # tail[k] = sum_{j >= k} p_(j): the mass left unclipped if the k largest
     # weights are clipped.  Linear-domain suffix sums are fast and accurate
     # unless the tail underflows (extreme weights); then use log-sum-exp.
-    tail = np.cumsum(np.exp(s)[::-1])[::-1]
+    tail = np.exp(s)
+    np.cumsum(tail[::-1], out=tail[::-1])
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_tail = np.log(tail)
+        log_tail = np.log(tail, out=tail)
         k_star = _first_consistent(s, remaining, log_tail, log_kappa)
-        if k_star is None or not tail[k_star] > 1e-250:
+        if k_star is None or not np.exp(log_tail[k_star]) > 1e-250:
             log_tail = np.logaddexp.accumulate(s[::-1])[::-1]
             k_star = _first_consistent(s, remaining, log_tail, log_kappa)
     if k_star is None:  # kappa * N == 1 up to rounding: the uniform distribution
         return np.full(n, -np.log(n))
     log_c = np.log(remaining[k_star]) - log_tail[k_star]
-    return np.minimum(log_p + log_c, log_kappa)
+    log_p += log_c
+    return np.minimum(log_p, log_kappa, out=log_p)
 
 
 def _first_consistent(s, remaining, log_tail, log_kappa):
@@ -85,8 +90,11 @@ def _first_consistent(s, remaining, log_tail, log_kappa):
     Clipping the k largest is consistent when the largest unclipped weight,
     rescaled by ``c_k = remaining_k / tail_k``, stays below the cap.
     """
-    log_c = np.log(np.maximum(remaining, 0.0)) - log_tail
-    ok = (remaining > 0) & (log_c + s <= log_kappa + 1e-12)
+    shifted = np.maximum(remaining, 0.0)  # log c_k + s_k, computed in place
+    np.log(shifted, out=shifted)
+    shifted -= log_tail
+    shifted += s
+    ok = (remaining > 0) & (shifted <= log_kappa + 1e-12)
     if not np.any(ok):
         return None
     return int(np.argmax(ok))

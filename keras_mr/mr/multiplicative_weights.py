@@ -41,7 +41,8 @@ def logsumexp(a):
     m = np.max(a)
     if not np.isfinite(m):
         return m
-    return m + np.log(np.sum(np.exp(a - m)))
+    shifted = a - m
+    return m + np.log(np.sum(np.exp(shifted, out=shifted)))  # one temporary of N
 
 
 def log_softmax(scores):
@@ -108,14 +109,15 @@ def mw_update(cumulative_loss, losses, eta, history_mode="rescale", scaled_histo
             f"{np.shape(cumulative_loss)}; "
             "the number of training examples must not change between updates."
         )
-    cumulative_loss = cumulative_loss + losses
-    scaled_history = scaled_history + eta * losses
-    if history_mode == "rescale":
-        log_p = log_softmax(-eta * cumulative_loss)
-    elif history_mode == "accumulate":
-        log_p = log_softmax(-scaled_history)
-    else:
+    if history_mode not in ("rescale", "accumulate"):
         raise ValueError(f"`history_mode` must be 'rescale' or 'accumulate', got {history_mode!r}.")
+    # Host memory: the float64 losses, the two new histories and log_p, plus one temporary
+    # of N at a time (in-place arithmetic; the same values as the plain expressions).
+    cumulative_loss = np.add(cumulative_loss, losses, dtype=np.float64)
+    increment = eta * losses
+    scaled_history = np.add(increment, scaled_history, out=increment)
+    log_p = -eta * cumulative_loss if history_mode == "rescale" else -scaled_history
+    log_p -= logsumexp(log_p)
     return log_p, cumulative_loss, scaled_history
 
 
