@@ -115,18 +115,26 @@ class Protocol:
         return float(np.mean(np.argmax(logits, axis=1) == self.data.y_test))
 
 
-def _flag_scores(flagged, noisy_mask):
+def _detection(ranking, flagged, noisy_mask, accuracy, seconds):
+    """One tool's row: ``ranking`` is low for suspicious examples, ``flagged`` its set."""
+    from keras_mr.benchmarking.metrics import noisy_detection_auc
+    from keras_mr.benchmarking.metrics import noisy_detection_average_precision
+
     tp = int(np.sum(flagged & noisy_mask))
-    precision = tp / max(int(flagged.sum()), 1)
-    recall = tp / max(int(noisy_mask.sum()), 1)
-    return precision, recall
+    return {
+        "auc": noisy_detection_auc(ranking, noisy_mask),
+        "ap": noisy_detection_average_precision(ranking, noisy_mask),
+        "precision": tp / max(int(flagged.sum()), 1),
+        "recall": tp / max(int(noisy_mask.sum()), 1),
+        "estimated": int(flagged.sum()),
+        "accuracy": accuracy,
+        "seconds": seconds,
+    }
 
 
 def run_mr(protocol, y_noisy, noisy_mask, seed, eta, max_weight):
     """One MR training: its own flagged set, its ranking, its test accuracy."""
     import keras_mr
-    from keras_mr.benchmarking.metrics import noisy_detection_auc
-    from keras_mr.benchmarking.metrics import noisy_detection_average_precision
 
     kwargs = {}
     if eta is not None:
@@ -139,17 +147,7 @@ def run_mr(protocol, y_noisy, noisy_mask, seed, eta, max_weight):
     )
     _, acc, seconds = protocol.fit(None, None, seed, [weighter], dataset=ds)
     flagged = keras_mr.find_label_issues(weighter)
-    weights = weighter.weights
-    precision, recall = _flag_scores(flagged, noisy_mask)
-    return {
-        "auc": noisy_detection_auc(weights, noisy_mask),
-        "ap": noisy_detection_average_precision(weights, noisy_mask),
-        "precision": precision,
-        "recall": recall,
-        "estimated": int(flagged.sum()),
-        "accuracy": acc,
-        "seconds": seconds,
-    }
+    return _detection(weighter.weights, flagged, noisy_mask, acc, seconds)
 
 
 def _fold_ids(labels, folds, seed):
@@ -168,9 +166,6 @@ def run_cleanlab(protocol, y_noisy, noisy_mask, seed):
     import cleanlab.rank
     import keras
 
-    from keras_mr.benchmarking.metrics import noisy_detection_auc
-    from keras_mr.benchmarking.metrics import noisy_detection_average_precision
-
     x = protocol.data.x_train
     folds = _fold_ids(y_noisy, protocol.args.folds, seed)
     pred_probs = np.zeros((y_noisy.size, protocol.data.num_classes))
@@ -185,16 +180,7 @@ def run_cleanlab(protocol, y_noisy, noisy_mask, seed):
     quality = cleanlab.rank.get_label_quality_scores(y_noisy, pred_probs)
     keep = ~flagged
     _, acc, t = protocol.fit(x[keep], y_noisy[keep], seed)
-    precision, recall = _flag_scores(flagged, noisy_mask)
-    return {
-        "auc": noisy_detection_auc(quality, noisy_mask),
-        "ap": noisy_detection_average_precision(quality, noisy_mask),
-        "precision": precision,
-        "recall": recall,
-        "estimated": int(flagged.sum()),
-        "accuracy": acc,
-        "seconds": seconds + t,
-    }
+    return _detection(quality, flagged, noisy_mask, acc, seconds + t)
 
 
 def _row(name, r, true_count):
