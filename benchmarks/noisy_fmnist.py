@@ -18,6 +18,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _backend import add_backend_argument
+from _backend import select_backend
+
+select_backend()  # before Keras is imported
+
 from keras_mr.benchmarking import runner
 from keras_mr.benchmarking.datasets import fashion_mnist_available
 
@@ -49,6 +54,7 @@ def main(argv=None):
     )
     p.add_argument("--out", default="benchmark_results/noisy_fmnist")
     p.add_argument("--keras-verbose", type=int, default=0, help="2: one Keras line per epoch")
+    add_backend_argument(p)
     args = p.parse_args(argv)
     if not fashion_mnist_available():
         print(

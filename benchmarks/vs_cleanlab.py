@@ -37,6 +37,11 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _backend import add_backend_argument
+from _backend import select_backend
+
+select_backend()  # before Keras is imported
+
 import numpy as np
 
 NOISE_COUNT_TOLERANCE = {"symmetric": 0.05, "pair": 0.15}
@@ -62,6 +67,7 @@ def _parse_args(argv):
         "--eta-sweep", default="", help="comma-separated fixed etas to train as well (cap 2/N)"
     )
     p.add_argument("--out", default="benchmark_results/vs_cleanlab")
+    add_backend_argument(p)
     return p.parse_args(argv)
 
 
@@ -221,7 +227,10 @@ def main(argv=None):
     n = len(protocol.data.y_train)
     sweep = [float(e) for e in args.eta_sweep.split(",") if e]
     eta, max_weight = _number_or_auto(args.eta), _number_or_auto(args.max_weight)
+    import keras
+
     print(
+        f"Keras {keras.__version__} on {keras.backend.backend()}; "
         f"Fashion-MNIST {n} train / {len(protocol.data.y_test)} test, CNN width {args.width}, "
         f"{args.epochs} epochs, batch {args.batch_size}, Adam {args.lr}; MR eta="
         f"{eta if eta is not None else 'default'}, max_weight="
