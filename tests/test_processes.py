@@ -1,5 +1,7 @@
 """The pure helpers of multi-process data parallelism (``keras_mr._internal.processes``)."""
 
+import types
+
 import numpy as np
 import pytest
 
@@ -40,3 +42,11 @@ def test_batches_that_split_over_the_processes_are_accepted():
     processes.check_batch_sizes(96, 16, False, ProcessShard(1, 2))
     processes.check_batch_sizes(100, 16, True, ProcessShard(0, 2))  # remainder dropped
     processes.check_batch_sizes(98, 16, False, ProcessShard(0, 2))  # last batch of 2
+
+
+def test_the_distribution_must_let_keras_mr_feed_the_rows():
+    processes.check_feeds_process_rows(types.SimpleNamespace(auto_shard_dataset=False))
+    with pytest.raises(ValueError, match="auto_shard_dataset=False"):
+        processes.check_feeds_process_rows(types.SimpleNamespace(auto_shard_dataset=True))
+    with pytest.raises(ValueError, match="upgrade Keras"):
+        processes.check_feeds_process_rows(object())  # Keras 3.8: no such option

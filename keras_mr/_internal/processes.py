@@ -28,11 +28,37 @@ class ProcessShard(NamedTuple):
 
 def process_shard():
     """``ProcessShard`` of this process; ``(0, 1)`` unless a JAX distribution spans processes."""
-    if keras.backend.backend() != "jax" or keras.distribution.distribution() is None:
+    distribution = keras.distribution.distribution()
+    if keras.backend.backend() != "jax" or distribution is None:
         return ProcessShard(0, 1)
     import jax
 
-    return ProcessShard(jax.process_index(), jax.process_count())
+    shard = ProcessShard(jax.process_index(), jax.process_count())
+    if shard.count > 1:
+        check_feeds_process_rows(distribution)
+    return shard
+
+
+def check_feeds_process_rows(distribution):
+    """Raises a ``ValueError`` unless Keras takes each process's own rows of a batch.
+
+    keras-mr feeds every process its part of each global batch itself, which Keras
+    accepts from a ``PyDataset`` only with ``DataParallel(..., auto_shard_dataset=False)``
+    (older Keras releases, such as 3.8, take only ``tf.data`` in a multi-process run).
+    """
+    auto_shard = getattr(distribution, "auto_shard_dataset", None)
+    if auto_shard is None:
+        raise ValueError(
+            f"Keras {keras.__version__} feeds a multi-process JAX run from tf.data only, and "
+            "keras-mr's multi-process pipeline is a PyDataset: upgrade Keras to a release "
+            "whose keras.distribution.DataParallel takes `auto_shard_dataset`."
+        )
+    if auto_shard:
+        raise ValueError(
+            "With several JAX processes keras-mr feeds each process its part of every batch "
+            "itself: create the distribution with "
+            "keras.distribution.DataParallel(..., auto_shard_dataset=False)."
+        )
 
 
 def check_batch_sizes(num_examples, batch_size, drop_remainder, shard, what="batch_size"):
