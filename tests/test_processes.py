@@ -45,8 +45,11 @@ def test_batches_that_split_over_the_processes_are_accepted():
 
 
 def test_the_distribution_must_let_keras_mr_feed_the_rows():
-    processes.check_feeds_process_rows(types.SimpleNamespace(auto_shard_dataset=False))
+    feeds_rows = types.SimpleNamespace(auto_shard_dataset=False)
+    processes.check_feeds_process_rows(feeds_rows, keras_version=(3, 11))
     with pytest.raises(ValueError, match="auto_shard_dataset=False"):
-        processes.check_feeds_process_rows(types.SimpleNamespace(auto_shard_dataset=True))
-    with pytest.raises(ValueError, match="upgrade Keras"):
-        processes.check_feeds_process_rows(object())  # Keras 3.8: no such option
+        processes.check_feeds_process_rows(
+            types.SimpleNamespace(auto_shard_dataset=True), keras_version=(3, 15)
+        )
+    with pytest.raises(ValueError, match="Keras 3.8 .*upgrade Keras to 3.11"):
+        processes.check_feeds_process_rows(feeds_rows, keras_version=(3, 8))

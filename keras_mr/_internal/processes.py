@@ -39,21 +39,29 @@ def process_shard():
     return shard
 
 
-def check_feeds_process_rows(distribution):
+FIRST_KERAS_FEEDING_ROWS = (3, 11)  # keras-team/keras#21430: PyDatasets in multi-process runs
+
+
+def check_feeds_process_rows(distribution, keras_version=None):
     """Raises a ``ValueError`` unless Keras takes each process's own rows of a batch.
 
     keras-mr feeds every process its part of each global batch itself, which Keras
-    accepts from a ``PyDataset`` only with ``DataParallel(..., auto_shard_dataset=False)``
-    (older Keras releases, such as 3.8, take only ``tf.data`` in a multi-process run).
+    accepts from a ``PyDataset`` only from Keras 3.11 on, and only with
+    ``DataParallel(..., auto_shard_dataset=False)`` (older releases take only ``tf.data``
+    in a multi-process run).
+
+    Args:
+        distribution: the current ``keras.distribution`` distribution.
+        keras_version: ``(major, minor)``; default: the installed Keras.
     """
-    auto_shard = getattr(distribution, "auto_shard_dataset", None)
-    if auto_shard is None:
+    version = keras_version or tuple(int(v) for v in keras.version().split(".")[:2])
+    if tuple(version) < FIRST_KERAS_FEEDING_ROWS:
         raise ValueError(
-            f"Keras {keras.__version__} feeds a multi-process JAX run from tf.data only, and "
-            "keras-mr's multi-process pipeline is a PyDataset: upgrade Keras to a release "
-            "whose keras.distribution.DataParallel takes `auto_shard_dataset`."
+            f"Keras {'.'.join(map(str, version))} feeds a multi-process JAX run from tf.data "
+            "only, and keras-mr's multi-process pipeline is a PyDataset: upgrade Keras to 3.11 "
+            "or newer."
         )
-    if auto_shard:
+    if getattr(distribution, "auto_shard_dataset", True):
         raise ValueError(
             "With several JAX processes keras-mr feeds each process its part of every batch "
             "itself: create the distribution with "
