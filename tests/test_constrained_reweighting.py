@@ -315,7 +315,7 @@ def test_with_mr_sample_weighter(kwargs):
     model.compile(keras.optimizers.Adam(0.01), keras.losses.CategoricalCrossentropy(from_logits=True))
     weighter = keras_mr.MRSampleWeighter(eta=0.5)
     ds = weighter.attach(x, y1, batch_size=16, shuffle=True, seed=0)
-    hist = model.fit(ds, epochs=2, verbose=0, callbacks=[weighter])
+    hist = model.fit(ds, epochs=2, verbose=0, shuffle=False, callbacks=[weighter])
     assert np.all(np.isfinite(hist.history["loss"]))
     p = np.asarray(weighter.weights)
     np.testing.assert_allclose(p.sum(), 1.0, rtol=1e-5)
@@ -332,7 +332,7 @@ def test_mr_train_losses_are_the_wrapped_steps_losses():
     model.compile(keras.optimizers.SGD(0.0), keras.losses.CategoricalCrossentropy(from_logits=True))
     weighter = keras_mr.MRSampleWeighter(eta=0.5, loss_source="train")
     ds = weighter.attach(x, y1, batch_size=16, shuffle=True, seed=0)
-    model.fit(ds, epochs=1, verbose=0, callbacks=[weighter])
+    model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=[weighter])
     # lr = 0: the training-step losses equal the losses of the fixed model
     expect = keras.losses.CategoricalCrossentropy(from_logits=True, reduction=None)(
         y1, base(x, training=False)
@@ -349,4 +349,4 @@ def test_mr_train_losses_with_uniform_mixup_raise_a_clear_error():
     model.compile(keras.optimizers.Adam(0.01), keras.losses.CategoricalCrossentropy(from_logits=True))
     weighter = keras_mr.MRSampleWeighter(loss_source="train")
     with pytest.raises(ValueError, match="recorded no training loss"):
-        model.fit(weighter.attach(x, y1, batch_size=16), epochs=1, verbose=0, callbacks=[weighter])
+        model.fit(weighter.attach(x, y1, batch_size=16), epochs=1, verbose=0, shuffle=False, callbacks=[weighter])

@@ -393,7 +393,7 @@ def _noisy_blobs_fit(meta_loss, clean_meta, epochs=12, seed=0, n=600):
     ds = meta_data.with_meta_batches(
         train, meta_data.meta_dataset(split.x_meta, y_meta, batch_size=60, seed=seed)
     )
-    history = model.fit(ds, epochs=epochs, verbose=0)
+    history = model.fit(ds, epochs=epochs, verbose=0, shuffle=False)
     return model, split, flipped[split.train_indices], history
 
 
@@ -449,11 +449,11 @@ def test_rmnw_beats_plain_training_on_noisy_blobs():
 
     plain = mlp()
     plain.compile(**compile_args())
-    plain.fit(train, epochs=epochs, verbose=0)
+    plain.fit(train, epochs=epochs, verbose=0, shuffle=False)
     model = MetaWeightNet(mlp(), meta_loss="mae")
     model.compile(**compile_args())
     meta = meta_data.meta_dataset(split.x_meta, split.y_meta, batch_size=60, seed=seed)
-    model.fit(meta_data.with_meta_batches(train, meta), epochs=epochs, verbose=0)
+    model.fit(meta_data.with_meta_batches(train, meta), epochs=epochs, verbose=0, shuffle=False)
     acc_rmnw = model.evaluate(x_test, y_test, verbose=0, return_dict=True)["accuracy"]
     acc_plain = plain.evaluate(x_test, y_test, verbose=0, return_dict=True)["accuracy"]
     weights = model.example_weights(split.x_train, split.y_train)
@@ -475,7 +475,7 @@ def test_jit_compile_matches_graph_mode():
                       jit_compile=jit)
         train = tf.data.Dataset.from_tensor_slices((x, y)).batch(10)
         ds = meta_data.with_meta_batches(train, meta_data.meta_dataset(xm, ym, 5, shuffle=False))
-        model.fit(ds, epochs=2, verbose=0)
+        model.fit(ds, epochs=2, verbose=0, shuffle=False)
         states.append(_state(model))
     for a, b in zip(*states):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
@@ -505,7 +505,7 @@ def test_with_mr_sample_weighter_end_to_end(loss_source):
     train = weighter.attach(split.x_train, split.y_train, batch_size=20, seed=0)
     ds = meta_data.with_meta_batches(train, meta_data.meta_dataset(split.x_meta, split.y_meta, 15))
     bn_before = clf.layers[1].moving_mean.numpy().copy()
-    history = model.fit(ds, epochs=2, verbose=0, callbacks=[weighter])
+    history = model.fit(ds, epochs=2, verbose=0, shuffle=False, callbacks=[weighter])
     assert len(history.history["loss"]) == 2
     assert np.all(np.isfinite(history.history["meta_loss"]))
     assert not np.allclose(clf.layers[1].moving_mean.numpy(), bn_before)

@@ -53,7 +53,7 @@ def test_mr_downweights_flipped_labels_and_beats_plain_training(loss_source):
 
     weighter = keras_mr.MRSampleWeighter(eta=0.5, noise_mask=noisy, loss_source=loss_source)
     model = _model(hidden=256, record=loss_source == "train")
-    hist = model.fit(weighter.attach(x, y_noisy, batch_size=32, seed=0), epochs=25, verbose=0, callbacks=[weighter])
+    hist = model.fit(weighter.attach(x, y_noisy, batch_size=32, seed=0), epochs=25, verbose=0, shuffle=False, callbacks=[weighter])
     plain = _model(hidden=256)
     plain.fit(x, y_noisy, batch_size=32, epochs=25, verbose=0, shuffle=True)
 
@@ -71,7 +71,7 @@ def test_weights_match_hand_computed_update():
     x, _, y_noisy, _ = _noisy_blobs(n=200)
     weighter = keras_mr.MRSampleWeighter(eta=0.7)
     model = _model()
-    model.fit(weighter.attach(x, y_noisy, batch_size=50), epochs=2, verbose=0, callbacks=[weighter])
+    model.fit(weighter.attach(x, y_noisy, batch_size=50), epochs=2, verbose=0, shuffle=False, callbacks=[weighter])
     # after the last epoch: p = softmax(-eta * (l_1 + l_2)); recompute l_2 by hand
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
     l2 = loss(y_noisy, model(x, training=False)).numpy().astype(np.float64)
@@ -111,7 +111,7 @@ def test_weights_used_in_next_epoch_are_the_updated_ones():
     weighter = keras_mr.MRSampleWeighter(eta=1.0)
     ds = weighter.attach(x, y_noisy, batch_size=16)
     model = _model()
-    model.fit(ds, epochs=2, verbose=0, callbacks=[weighter, Spy()])
+    model.fit(ds, epochs=2, verbose=0, shuffle=False, callbacks=[weighter, Spy()])
     np.testing.assert_allclose(seen[0], 1.0)
     after_first = np.exp(weighter._state.log_weights.numpy())  # state after epoch 2
     assert not np.allclose(seen[1], 1.0)
@@ -139,7 +139,7 @@ def test_max_weight_caps_weights_in_training():
     x, _, y_noisy, _ = _noisy_blobs(n=300)
     kappa = 2.0 / 300
     weighter = keras_mr.MRSampleWeighter(eta=5.0, max_weight=kappa)
-    _model().fit(weighter.attach(x, y_noisy, batch_size=50), epochs=3, verbose=0, callbacks=[weighter])
+    _model().fit(weighter.attach(x, y_noisy, batch_size=50), epochs=3, verbose=0, shuffle=False, callbacks=[weighter])
     p = weighter.weights
     assert p.max() <= kappa * (1 + 1e-9)
     assert p.max() == pytest.approx(kappa)  # eta=5 concentrates mass: the cap binds
@@ -149,21 +149,21 @@ def test_max_weight_caps_weights_in_training():
 def test_eta_schedule_is_called_per_epoch_and_logged():
     x, _, y_noisy, _ = _noisy_blobs(n=100)
     weighter = keras_mr.MRSampleWeighter(eta_schedule=lambda epoch: 0.1 * (epoch + 1))
-    h = _model().fit(weighter.attach(x, y_noisy, batch_size=50), epochs=3, verbose=0, callbacks=[weighter])
+    h = _model().fit(weighter.attach(x, y_noisy, batch_size=50), epochs=3, verbose=0, shuffle=False, callbacks=[weighter])
     np.testing.assert_allclose(h.history["mr_eta"], [0.1, 0.2, 0.3])
 
 
 def test_update_every_steps():
     x, _, y_noisy, _ = _noisy_blobs(n=100)
     weighter = keras_mr.MRSampleWeighter(update_every=2)
-    _model().fit(weighter.attach(x, y_noisy, batch_size=25), epochs=2, verbose=0, callbacks=[weighter])
+    _model().fit(weighter.attach(x, y_noisy, batch_size=25), epochs=2, verbose=0, shuffle=False, callbacks=[weighter])
     assert weighter.num_updates == 4  # 4 steps per epoch, 8 steps
 
 
 def test_random_sample_weighter_redraws_and_logs():
     x, _, y_noisy, noisy = _noisy_blobs(n=400)
     weighter = keras_mr.RandomSampleWeighter(seed=0, noise_mask=noisy)
-    h = _model().fit(weighter.attach(x, y_noisy, batch_size=50), epochs=2, verbose=0, callbacks=[weighter])
+    h = _model().fit(weighter.attach(x, y_noisy, batch_size=50), epochs=2, verbose=0, shuffle=False, callbacks=[weighter])
     expect = keras_mr.rectified_gaussian_weights(400, seed=0, update=1)
     np.testing.assert_allclose(weighter.weights, expect, rtol=1e-6, atol=1e-300)  # float32 state
     assert 0.25 < h.history["rw_noisy_mass"][-1] < 0.55
@@ -177,6 +177,7 @@ def test_history_and_csv_logger_see_diagnostics(tmp_path):
         weighter.attach(x, y_noisy, batch_size=50),
         epochs=2,
         verbose=0,
+        shuffle=False,
         callbacks=[weighter, keras.callbacks.CSVLogger(str(csv))],
     )
     header = csv.read_text().splitlines()[0].split(",")
@@ -201,7 +202,7 @@ def _run(tmp_path, epochs, callbacks_order, interrupt_at=None, backup=True):
 
     callbacks = [cbs[k] for k in callbacks_order if k in cbs] + [Interrupt()]
     try:
-        model.fit(ds, epochs=epochs, verbose=0, callbacks=callbacks)
+        model.fit(ds, epochs=epochs, verbose=0, shuffle=False, callbacks=callbacks)
     except RuntimeError:
         return None, None
     return weighter.weights, model.get_weights()
@@ -221,7 +222,7 @@ def test_state_round_trips_with_save_weights(tmp_path):
     x, _, y_noisy, _ = _noisy_blobs(n=100)
     weighter = keras_mr.MRSampleWeighter(eta=0.5)
     model = _model()
-    model.fit(weighter.attach(x, y_noisy, batch_size=50), epochs=2, verbose=0, callbacks=[weighter])
+    model.fit(weighter.attach(x, y_noisy, batch_size=50), epochs=2, verbose=0, shuffle=False, callbacks=[weighter])
     path = str(tmp_path / "m.weights.h5")
     model.save_weights(path)
     w2 = keras_mr.MRSampleWeighter(eta=0.5)
@@ -247,7 +248,7 @@ def test_cache_after_attach_is_detected():
     weighter = keras_mr.MRSampleWeighter()
     ds = weighter.attach(x, y_noisy, batch_size=50).cache()
     with pytest.raises(ValueError, match="cached after attach"):
-        _model().fit(ds, epochs=3, verbose=0, callbacks=[weighter])
+        _model().fit(ds, epochs=3, verbose=0, shuffle=False, callbacks=[weighter])
 
 
 def test_repeat_after_attach_is_detected():
@@ -255,7 +256,7 @@ def test_repeat_after_attach_is_detected():
     weighter = keras_mr.MRSampleWeighter()
     ds = weighter.attach(x, y_noisy, batch_size=10).repeat()
     with pytest.raises(ValueError, match="repeat"):
-        _model().fit(ds, epochs=3, steps_per_epoch=10, verbose=0, callbacks=[weighter])
+        _model().fit(ds, epochs=3, steps_per_epoch=10, verbose=0, shuffle=False, callbacks=[weighter])
 
 
 def test_fit_without_attach():
@@ -283,7 +284,7 @@ def test_eval_data_size_mismatch():
     eval_ds = keras_mr.indexed_dataset(x[:60], y_noisy[:60])
     ds = weighter.attach(train, eval_data=eval_ds, num_examples=100)
     with pytest.raises(ValueError, match="60 of 100"):
-        _model().fit(ds, epochs=1, verbose=0, callbacks=[weighter])
+        _model().fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=[weighter])
 
 
 def test_labels_out_of_range():
@@ -293,7 +294,7 @@ def test_labels_out_of_range():
     weighter = keras_mr.MRSampleWeighter()
     ds = weighter.attach(x, y_bad, batch_size=100)
     with pytest.raises(ValueError, match=r"Labels must lie in \[0, 4\).*\[0, 6\]"):
-        _model().fit(ds, epochs=1, verbose=0, callbacks=[weighter])
+        _model().fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=[weighter])
 
 
 def test_labels_out_of_range_in_a_dataset_are_caught_by_the_loss_pass():
@@ -314,7 +315,7 @@ def test_nan_losses_raise():
     weighter = keras_mr.MRSampleWeighter(per_example_loss_fn=lambda m, xb, yb: tf.fill(tf.shape(yb), np.nan))
     ds = weighter.attach(x, y_noisy, batch_size=50)
     with pytest.raises(ValueError, match="non-finite"):
-        _model().fit(ds, epochs=1, verbose=0, callbacks=[weighter])
+        _model().fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=[weighter])
 
 
 @pytest.mark.parametrize(
@@ -337,7 +338,7 @@ def test_eta_schedule_returning_nonpositive():
     x, _, y_noisy, _ = _noisy_blobs(n=100)
     weighter = keras_mr.MRSampleWeighter(eta_schedule=lambda e: 0.0)
     with pytest.raises(ValueError, match="eta_schedule"):
-        _model().fit(weighter.attach(x, y_noisy, batch_size=50), epochs=1, verbose=0, callbacks=[weighter])
+        _model().fit(weighter.attach(x, y_noisy, batch_size=50), epochs=1, verbose=0, shuffle=False, callbacks=[weighter])
 
 
 def test_fit_step_uses_weight_sum_normalised_gradient():
@@ -359,7 +360,7 @@ def test_fit_step_uses_weight_sum_normalised_gradient():
         def on_epoch_begin(self, epoch, logs=None):
             weighter._table.assign((p * n).astype("float32"))  # after the weighter's sync
 
-    model.fit(ds, epochs=1, verbose=0, callbacks=[weighter, SetWeights()])
+    model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=[weighter, SetWeights()])
     for batch in (slice(0, b), slice(b, n)):
         xb, yb, pb = x[batch].astype(np.float64), y[batch], p[batch]
         grad = (pb[:, None] * 2 * (xb @ w - yb) * xb).sum(0) / pb.sum()  # d(xw-y)^2/dw
@@ -378,7 +379,7 @@ def test_augment_applies_to_training_batches_only_and_cache_is_before_lookup():
     eval_x = np.concatenate([b[0].numpy() for b in weighter._eval_dataset])
     np.testing.assert_allclose(eval_x, x)  # loss pass: unshuffled, un-augmented
     model = _model()
-    model.fit(ds, epochs=3, verbose=0, callbacks=[weighter])  # cache before lookup: no error
+    model.fit(ds, epochs=3, verbose=0, shuffle=False, callbacks=[weighter])  # cache before lookup: no error
     assert weighter.num_updates == 3
 
 
@@ -392,6 +393,6 @@ def test_unbatched_indexed_dataset_and_batched_with_eval_data_agree():
             ds = weighter.attach(base, batch_size=32, shuffle=False)
         else:
             ds = weighter.attach(base.batch(32), eval_data=base, num_examples=96)
-        _model().fit(ds, epochs=2, verbose=0, callbacks=[weighter])
+        _model().fit(ds, epochs=2, verbose=0, shuffle=False, callbacks=[weighter])
         results.append(weighter.weights)
     np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
