@@ -53,12 +53,10 @@ def make_model(kind, input_shape, num_classes, record=False):
 def time_epochs(mode, x, y, args):
     model = make_model(args.model, x.shape[1:], 10, record=mode == "train")
     timer = FitTimer(args.clock)
+    callbacks = [timer]
     if mode == "plain" and keras.backend.backend() != "tensorflow":
-        model.fit(
-            x, y, batch_size=args.batch_size, epochs=args.epochs, verbose=0, callbacks=[timer]
-        )
-        return float(np.median(timer.epoch_times[1:]))
-    if mode == "plain":
+        data = dict(x=x, y=y, batch_size=args.batch_size)  # Keras' own array pipeline
+    elif mode == "plain":
         import tensorflow as tf
 
         ds = (
@@ -67,14 +65,15 @@ def time_epochs(mode, x, y, args):
             .batch(args.batch_size)
             .prefetch(tf.data.AUTOTUNE)
         )
-        callbacks = [timer]
+        data = dict(x=ds, shuffle=False)
     else:
         weighter = keras_mr.MRSampleWeighter(eta=0.01, loss_source=mode)
         ds = weighter.attach(
             x, y, batch_size=args.batch_size, seed=0, eval_batch_size=args.eval_batch_size
         )
+        data = dict(x=ds, shuffle=False)
         callbacks = [weighter, timer]
-    model.fit(ds, epochs=args.epochs, verbose=0, shuffle=False, callbacks=callbacks)
+    model.fit(**data, epochs=args.epochs, verbose=0, callbacks=callbacks)
     # the first epoch includes tracing; use the median of the rest
     return float(np.median(timer.epoch_times[1:]))
 

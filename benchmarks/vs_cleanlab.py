@@ -96,24 +96,12 @@ class Protocol:
 
         keras.utils.set_random_seed(seed)
         model = self.build()
+        if dataset is None:
+            data = dict(x=x, y=y, batch_size=self.args.batch_size)
+        else:
+            data = dict(x=dataset, shuffle=False)
         with Stopwatch() as clock:
-            if dataset is not None:
-                model.fit(
-                    dataset,
-                    epochs=self.args.epochs,
-                    shuffle=False,
-                    verbose=0,
-                    callbacks=list(callbacks),
-                )
-            else:
-                model.fit(
-                    x,
-                    y,
-                    batch_size=self.args.batch_size,
-                    epochs=self.args.epochs,
-                    verbose=0,
-                    callbacks=list(callbacks),
-                )
+            model.fit(**data, epochs=self.args.epochs, verbose=0, callbacks=list(callbacks))
         return model, self.accuracy(model), clock.wall
 
     def accuracy(self, model):

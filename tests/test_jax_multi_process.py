@@ -13,9 +13,11 @@ import socket
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
+from keras_mirrored_logs import KERAS_VERSION
+
+from keras_mr._internal.processes import FIRST_KERAS_FEEDING_ROWS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -56,7 +58,7 @@ def _finish(procs, timeout=150):
 
 
 @pytest.mark.skipif(
-    tuple(int(v) for v in keras.version().split(".")[:2]) < (3, 11),
+    KERAS_VERSION < FIRST_KERAS_FEEDING_ROWS,
     reason="Keras < 3.11 feeds multi-process runs from tf.data only (keras-team/keras#21430)",
 )
 def test_two_jax_processes_end_each_update_with_the_single_process_weights(tmp_path):

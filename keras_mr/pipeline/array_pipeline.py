@@ -99,7 +99,7 @@ class ArrayBatches:
         self.x, self.y, self.batch_size = x, y, int(batch_size)
         self.num_examples = len(keras.tree.flatten(y)[0])
         self.shard = processes.process_shard()
-        processes.check_batch_sizes(
+        processes.check_batch_sizes(  # the last batch is padded (see as_numpy_iterator)
             self.num_examples, self.batch_size, True, self.shard, "eval_batch_size"
         )
 

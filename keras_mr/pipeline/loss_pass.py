@@ -88,7 +88,11 @@ class PerExampleLossPass:
         if keras.backend.backend() == "tensorflow" and is_tf_dataset(eval_dataset):
             return self._run_tf(eval_dataset)
         idx_parts, loss_parts, label_range = [], [], None
-        shard = processes.process_shard()  # several JAX processes: feed rows, gather losses
+        # Several JAX processes: the dataset yields this process's rows; feed them as one
+        # global batch and gather every process's losses.
+        shard = getattr(eval_dataset, "shard", None)  # tf.data datasets have a method of that name
+        if not isinstance(shard, processes.ProcessShard):
+            shard = processes.process_shard()
         for x, y, idx in eval_dataset.as_numpy_iterator():
             xg, yg = processes.global_batch((x, y), shard)
             losses = self.loss_fn(self.model, xg, yg, self.training)
