@@ -78,7 +78,9 @@ def weighted_partners(weights, seed=None):
     w = ops.convert_to_tensor(weights)
     logits = ops.log(ops.maximum(ops.cast(w, "float32"), 1e-30))
     batch = ops.shape(w)[0]
-    draws = random.categorical(ops.tile(logits[None, :], (batch, 1)), 1, seed=seed, dtype="int32")
+    # B independent draws from one row of logits (not one draw from each of B tiled
+    # rows, which builds and samples a (B, B) matrix)
+    draws = random.categorical(logits[None, :], batch, seed=seed, dtype="int32")
     return ops.reshape(draws, (-1,))
 
 

@@ -16,6 +16,8 @@ epoch").  :class:`PerExampleLossPass` runs that pass over a batched
   raises a clear error instead of a silently wrong loss.
 """
 
+import warnings
+
 import keras
 import numpy as np
 
@@ -49,7 +51,8 @@ class PerExampleLossPass:
         self.model = model
         self.loss_fn = loss_fn
         self.training = training
-        self._step = None
+        self._step = None  # the TensorFlow pass's compiled step
+        self._batch_fn = None  # the other backends' per-batch losses
         self._progbar = None
 
     def __call__(self, eval_dataset, num_examples, verbose=False):
@@ -93,14 +96,35 @@ class PerExampleLossPass:
         shard = getattr(eval_dataset, "shard", None)  # tf.data datasets have a method of that name
         if not isinstance(shard, processes.ProcessShard):
             shard = processes.process_shard()
+        batch_losses = self._batch_losses()
         for x, y, idx in eval_dataset.as_numpy_iterator():
             xg, yg = processes.global_batch((x, y), shard)
-            losses = self.loss_fn(self.model, xg, yg, self.training)
+            losses = keras.ops.reshape(batch_losses(xg, yg), (-1,))
             idx_parts.append(np.asarray(idx).reshape(-1))
-            loss_parts.append(processes.gather_rows(losses, shard).reshape(-1))
+            # one process: the losses stay on the device until the pass ends
+            loss_parts.append(losses if shard.count == 1 else processes.gather_rows(losses, shard))
             label_range = _widen_label_range(label_range, y)
             self._tick()
+        if shard.count == 1 and loss_parts:
+            loss_parts = [keras.ops.convert_to_numpy(keras.ops.concatenate(loss_parts, 0))]
         return _concat(idx_parts, np.int64), _concat(loss_parts, np.float32), label_range
+
+    def _batch_losses(self):
+        """``fn(x, y) -> (B,)`` for the non-TensorFlow pass: one compiled function on JAX.
+
+        On JAX the model and loss run inside ``jax.jit`` with the variables passed in
+        (``keras.StatelessScope``), compiled once per batch shape, as Keras compiles
+        ``predict``; a loss function that cannot be traced (e.g. it converts to NumPy)
+        runs eagerly instead, with a warning.  Other backends call it eagerly.
+        """
+        if self._batch_fn is None:
+            self._batch_fn = self._eager_losses
+            if keras.backend.backend() == "jax":
+                self._batch_fn = _jax_compiled_losses(self)
+        return self._batch_fn
+
+    def _eager_losses(self, x, y):
+        return self.loss_fn(self.model, x, y, self.training)
 
     def replica_fn(self, x, y, idx):
         """One batch on one replica: ``(index int32, loss float32, label min/max)``."""
@@ -182,6 +206,49 @@ class PerExampleLossPass:
             label_range = _widen_label_range(label_range, y)
         if label_range is not None:
             self._check_labels(*label_range)
+
+
+def _jax_compiled_losses(loss_pass):
+    """``fn(x, y)``: the loss pass's per-batch losses, traced and compiled by ``jax.jit``."""
+    import jax
+
+    model = loss_pass.model
+
+    def pure(trainable, non_trainable, x, y):
+        mapping = list(zip(model.trainable_variables, trainable))
+        mapping += list(zip(model.non_trainable_variables, non_trainable))
+        with keras.StatelessScope(state_mapping=mapping):
+            return loss_pass.loss_fn(model, x, y, loss_pass.training)
+
+    compiled = jax.jit(pure)
+    untraceable = (
+        jax.errors.ConcretizationTypeError,
+        jax.errors.TracerArrayConversionError,
+        jax.errors.TracerBoolConversionError,
+        jax.errors.TracerIntegerConversionError,
+    )
+
+    def fn(x, y):
+        if loss_pass._batch_fn is not fn:  # fell back to eager on an earlier batch
+            return loss_pass._batch_fn(x, y)
+        state = [[v.value for v in variables] for variables in _variables(model)]
+        try:
+            return compiled(*state, x, y)
+        except untraceable as err:
+            warnings.warn(
+                "The MR loss pass could not compile the per-example loss with jax.jit "
+                f"({type(err).__name__}); it runs eagerly, batch by batch (slower). Write "
+                "`per_example_loss_fn` with keras.ops so that it can be traced.",
+                stacklevel=2,
+            )
+            loss_pass._batch_fn = loss_pass._eager_losses
+            return loss_pass._batch_fn(x, y)
+
+    return fn
+
+
+def _variables(model):
+    return model.trainable_variables, model.non_trainable_variables
 
 
 def _widen_label_range(label_range, y):

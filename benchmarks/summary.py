@@ -1,0 +1,524 @@
+"""Every timing ratio of keras-mr in one table, each row measured in this process.
+
+Each row is a method's step (or epoch) time divided by a plain Keras step (epoch) of the
+same network, batch and data, with the methods of a group interleaved over ``--rounds``
+rounds so that a slow moment of the shared machine lands on all of them alike.  Besides
+the ratio, a row shows its target and, where one exists, the *floor*: the lowest ratio
+the method can reach on this machine, built from probes timed in the same run:
+
+* ``forward`` -- a step that runs one forward pass in inference mode and nothing else;
+* ``input gradient x k`` -- a step that runs ``k`` forward-backward passes with respect
+  to the input (the work of ``k`` attack iterations) and no update;
+* ``empty`` -- a step that only reads its batch (the fixed cost of a ``fit`` step);
+* ``predict`` -- ``model.predict`` over the training set at the loss pass's batch size.
+
+A probe's *marginal* cost is its time minus the empty step's, so the floors are:
+the extra loss pass ``1 + predict / plain epoch``; CICW-Mixup (one extra forward of the
+batch) ``1 + (forward - empty) / plain``; an attack of ``k`` iterations ``1 + k * g /
+plain`` with ``g`` the marginal cost of one input-gradient pass (TRADES adds the
+natural forward it shares with the loss).  A target below the floor cannot be met on
+this machine; the floor says by how much.
+
+Times are per step: the 10th percentile of the per-step times of a run (robust to load
+spikes), median over rounds; epochs: the median of epochs 2..E.  Both clocks are
+reported: ``cpu`` (process CPU time, all threads: the work done, little disturbed by
+other processes; the targets are checked on it) and ``wall``.
+
+    python benchmarks/summary.py                    # small sizes: a few minutes on 2 cores
+    python benchmarks/summary.py --rounds 5 --steps 200
+    python benchmarks/summary.py --backend jax      # the rows that run without TensorFlow
+"""
+
+import argparse
+import os
+import sys
+from typing import NamedTuple
+from typing import Optional
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from _backend import add_backend_argument
+from _backend import select_backend
+
+select_backend()  # before Keras is imported
+
+import keras
+import numpy as np
+from keras import ops
+
+import keras_mr
+from keras_mr.benchmarking.registry import Registry
+from keras_mr.benchmarking.runner import MODELS
+from keras_mr.benchmarking.timing import CLOCKS
+from keras_mr.benchmarking.timing import FitTimer
+from keras_mr.benchmarking.timing import Stopwatch
+from keras_mr.benchmarking.timing import interleaved
+
+SPARSE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+SPARSE_PER_EXAMPLE = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+CATEGORICAL = keras.losses.CategoricalCrossentropy(from_logits=True)
+
+
+class Row(NamedTuple):
+    """One line of the table."""
+
+    measure: str
+    times: dict  # clock -> ratio
+    target: Optional[float] = None
+    floor: Optional[float] = None
+    note: str = ""
+
+
+# -- probes: steps that do part of the work, to measure what a method cannot avoid -------
+class Probe(keras.Model):
+    """A training step that does one kind of work ``passes`` times on the wrapped network.
+
+    Args:
+        network: the Keras model (logits).
+        kind: one of :data:`PROBE_KINDS`.
+        passes: how many passes per step.
+    """
+
+    def __init__(self, network, kind, passes=1):
+        super().__init__()
+        if kind not in PROBE_KINDS:
+            raise ValueError(f"`kind` must be one of {sorted(PROBE_KINDS)}, got {kind!r}.")
+        self.network, self.kind, self.passes = network, kind, passes
+        self.theta = keras.Variable(0.1, name="theta")  # the bilevel probe's weighting
+
+    def call(self, x, training=None):
+        return self.network(x, training=training)
+
+    def train_step(self, data):
+        x, y = data[0], data[1]
+        total = ops.sum(ops.cast(y, "float32")) * 0.0
+        for _ in range(self.passes):
+            x, total = PROBE_KINDS[self.kind](self, x, y, total)
+        return {"probe": total + ops.sum(x) * 0.0}
+
+    def loss_of(self, x, y, variables=None, training=False):
+        if variables is None:
+            return ops.sum(SPARSE(y, self.network(x, training=training)))
+        non_trainable = [v.value for v in self.network.non_trainable_variables]
+        logits, _ = self.network.stateless_call(variables, non_trainable, x, training=training)
+        return ops.sum(SPARSE(y, logits))
+
+    def update(self, grads):
+        self.optimizer.apply_gradients(zip(grads, self.network.trainable_variables))
+
+
+def _empty(probe, x, y, total):
+    """Reads the batch only: the fixed cost of a ``fit`` step."""
+    return x, total
+
+
+def _forward(probe, x, y, total):
+    """One forward pass in inference mode."""
+    return x, total + ops.sum(probe.network(x, training=False))
+
+
+def _input_gradient(probe, x, y, total):
+    """One forward-backward w.r.t. the input and a sign step: an attack iteration."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = probe.loss_of(x, y)
+    return x + 1e-3 * ops.sign(tape.gradient(loss, x)), total + loss
+
+
+def _joint_gradient(probe, x, y, total):
+    """A training step that also returns the input gradient (a Free AT replay)."""
+    import tensorflow as tf
+
+    variables = probe.network.trainable_variables
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = probe.loss_of(x, y, training=True)
+    grads = tape.gradient(loss, variables + [x])
+    probe.update(grads[:-1])
+    return x + 1e-3 * ops.sign(grads[-1]), total + loss
+
+
+def _bilevel_gradient(probe, x, y, total):
+    """The derivative work of an exact Meta-Weight-Net step, with the weighting network
+    reduced to one parameter ``t`` (``c_i = sigmoid(t l_i)``): the training forward, the
+    virtual gradient at ``w``, the meta forward-backward at ``w_hat = w - a g`` and back
+    through the virtual gradient to ``t`` (second order), the real step's backward of the
+    first forward, and the update."""
+    import tensorflow as tf
+
+    variables = probe.network.trainable_variables
+    with tf.GradientTape() as meta_tape:
+        with tf.GradientTape(persistent=True) as tape:
+            losses = SPARSE_PER_EXAMPLE(y, probe.network(x, training=True))
+            c = ops.sigmoid(probe.theta * ops.stop_gradient(losses))
+            virtual = ops.mean(c * losses)
+        grads = tape.gradient(virtual, variables)
+        w_hat = [w.value - 1e-3 * g for w, g in zip(variables, grads)]
+        meta_loss = probe.loss_of(x, y, w_hat, training=True)
+    meta_grad = meta_tape.gradient(meta_loss, probe.theta)
+    with tape:  # the real step: the first forward, differentiated again
+        real = ops.mean(ops.stop_gradient(c - 1e-3 * meta_grad) * losses)
+    probe.update(tape.gradient(real, variables))
+    return x, total + meta_loss
+
+
+PROBE_KINDS = {
+    "empty": _empty,
+    "forward": _forward,
+    "input_gradient": _input_gradient,
+    "joint_gradient": _joint_gradient,
+    "bilevel_gradient": _bilevel_gradient,
+}
+
+
+# -- timing helpers -----------------------------------------------------------------------
+def repeated_batches(x, y, batch_size, one_hot=False):
+    import tensorflow as tf
+
+    labels = np.eye(10, dtype="float32")[y] if one_hot else y
+    return (
+        tf.data.Dataset.from_tensor_slices((x, labels))
+        .batch(batch_size, drop_remainder=True)
+        .repeat()
+        .prefetch(2)
+    )
+
+
+def step_seconds(model, data, steps):
+    """``{clock: seconds}`` of one step: 10th percentile of ``steps`` steps of ``fit``."""
+    timers = {clock: FitTimer(clock) for clock in CLOCKS}
+    model.fit(
+        data,
+        steps_per_epoch=steps,
+        epochs=1,
+        verbose=0,
+        shuffle=False,
+        callbacks=list(timers.values()),
+    )
+    return {clock: float(np.percentile(t.step_times, 10)) for clock, t in timers.items()}
+
+
+def time_steps(models, steps, rounds):
+    """``{name: {clock: median seconds per step}}`` of ``{name: (model, data)}``."""
+    for model, data in models.values():  # trace / compile: not timed
+        model.fit(data, steps_per_epoch=3, epochs=1, verbose=0, shuffle=False)
+    runs = interleaved(lambda name: step_seconds(*models[name], steps), list(models), rounds)
+    return {
+        name: {clock: float(np.median([r[clock] for r in rs])) for clock in CLOCKS}
+        for name, rs in runs.items()
+    }
+
+
+def ratios(times, name, base="plain"):
+    return {clock: times[name][clock] / times[base][clock] for clock in CLOCKS}
+
+
+def marginal(times, name, base="plain", empty="empty", count=1):
+    """``{clock: count * (time[name] - time[empty]) / time[base]}``."""
+    return {
+        clock: count * (times[name][clock] - times[empty][clock]) / times[base][clock]
+        for clock in CLOCKS
+    }
+
+
+GROUPS = Registry("summary group")
+
+
+# -- MR epochs ----------------------------------------------------------------------------
+@GROUPS.register("mr")
+def mr_rows(args):
+    """MR epochs with the extra loss pass and with recorded training losses."""
+    rng = np.random.default_rng(0)
+    n = args.mr_n
+    x = rng.random((n, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, n).astype("int32")
+    tensorflow = keras.backend.backend() == "tensorflow"
+
+    def model(record=False):
+        keras.utils.set_random_seed(0)
+        net = MODELS.get("cnn")((28, 28, 1), 10, width=32, padding="valid")
+        net = keras_mr.TrainingLossModel(net) if record else net
+        net.compile(keras.optimizers.Adam(1e-3), SPARSE, metrics=["accuracy"])
+        return net
+
+    def epoch(mode):
+        net = model(record=mode == "train")
+        timers = {clock: FitTimer(clock) for clock in CLOCKS}
+        callbacks = list(timers.values())
+        if mode == "pass":  # the loss pass alone and `predict`, on one trained model
+            return time_loss_pass(net, x, y, args)
+        if mode == "plain" and tensorflow:  # a shuffled tf.data pipeline, as MR's
+            import tensorflow as tf
+
+            data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(n, seed=0)
+            data = dict(x=data.batch(args.batch_size).prefetch(tf.data.AUTOTUNE))
+        elif mode == "plain":
+            data = dict(x=x, y=y, batch_size=args.batch_size)
+        else:
+            weighter = keras_mr.MRSampleWeighter(loss_source=mode)
+            data = dict(
+                x=weighter.attach(
+                    x, y, batch_size=args.batch_size, seed=0, eval_batch_size=args.mr_eval_batch
+                )
+            )
+            callbacks = [weighter] + callbacks
+        net.fit(**data, epochs=args.mr_epochs, verbose=0, shuffle=False, callbacks=callbacks)
+        return {clock: float(np.median(t.epoch_times[1:])) for clock, t in timers.items()}
+
+    modes = ["plain", "eval", "pass"] + (["train"] if tensorflow else [])
+    runs = interleaved(epoch, modes, args.rounds)
+    passes = runs.pop("pass")
+    runs.update({name: [r[name] for r in passes] for name in ("loss pass", "predict")})
+    times = {m: {c: float(np.median([r[c] for r in rs])) for c in CLOCKS} for m, rs in runs.items()}
+    floor = {c: 1 + times["predict"][c] / times["plain"][c] for c in CLOCKS}
+    per_pass = ratios(times, "loss pass", base="predict")
+    label = f"CNN, N={n}, batch {args.batch_size}, pass batch {args.mr_eval_batch}"
+    rows = [
+        Row(f"MR epoch, extra loss pass ({label})", ratios(times, "eval"), 1.10, floor["cpu"]),
+        Row("MR loss pass / `model.predict` over N", per_pass, note="1.0 = predict's speed"),
+    ]
+    if tensorflow:
+        rows.append(Row("MR epoch, training losses", ratios(times, "train"), 1.02, 1.0))
+    return rows
+
+
+def time_loss_pass(net, x, y, args):
+    """``{"loss pass": {clock: s}, "predict": {clock: s}}`` over the N examples of ``x``."""
+    weighter = keras_mr.MRSampleWeighter()
+    data = weighter.attach(x, y, batch_size=args.batch_size, eval_batch_size=args.mr_eval_batch)
+    net.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=[weighter])  # compiles both
+    net.predict(x, batch_size=args.mr_eval_batch, verbose=0)
+    source = weighter.loss_source_object
+    jobs = {
+        "loss pass": lambda: source.collect(weighter),
+        "predict": lambda: net.predict(x, batch_size=args.mr_eval_batch, verbose=0),
+    }
+    return {name: both_clocks(job) for name, job in jobs.items()}
+
+
+def both_clocks(job):
+    """``{clock: seconds}`` of one call of ``job``."""
+    with Stopwatch() as watch:
+        job()
+    return dict(watch.seconds)
+
+
+# -- constrained reweighting and the wrapper ------------------------------------------------
+@GROUPS.register("constrained")
+def constrained_rows(args):
+    """The wrapper with weighting off, CIW, CICW and CICW-Mixup (MLP steps)."""
+    from keras_mr.constrained import CICWMixup
+    from keras_mr.constrained import ClassReweighting
+    from keras_mr.constrained import InstanceReweighting
+
+    x, y = mlp_data(args)
+    crm = keras_mr.ConstrainedReweightingModel
+    kl = InstanceReweighting("kl", temperature=1.0)
+    builds = {
+        "plain": (lambda net: net, SPARSE, False),
+        "empty": (lambda net: Probe(net, "empty"), SPARSE, False),
+        "forward": (lambda net: Probe(net, "forward"), SPARSE, False),
+        "wrapper": (lambda net: crm(net, instance=None), SPARSE, False),
+        "CIW": (lambda net: crm(net, instance=kl), SPARSE, False),
+        "CICW": (
+            lambda net: crm(net, instance=kl, classes=ClassReweighting("kl")),
+            CATEGORICAL,
+            True,
+        ),
+        "CICW-M": (
+            lambda net: crm(net, kl, ClassReweighting("kl"), CICWMixup("both"), seed=0),
+            CATEGORICAL,
+            True,
+        ),
+    }
+    models = {}
+    for name, (wrap, loss, one_hot) in builds.items():
+        model = wrap(mlp(args))
+        model.compile(keras.optimizers.SGD(0.01), loss)
+        models[name] = (model, repeated_batches(x, y, args.batch_size, one_hot))
+    times = time_steps(models, args.steps, args.rounds)
+    forward = marginal(times, "forward")
+    label = f"MLP 784-{args.width}-{args.width}-10, batch {args.batch_size}"
+    return [
+        Row(f"wrapper, weighting off ({label})", ratios(times, "wrapper"), 1.02, 1.0),
+        Row("CIW-KL step", ratios(times, "CIW"), 1.05, 1.0),
+        Row("CICW step", ratios(times, "CICW"), 1.05, 1.0),
+        Row(
+            "CICW-Mixup step",
+            ratios(times, "CICW-M"),
+            1.20,
+            1 + forward["cpu"],
+            f"extra forward = {forward['cpu']:.2f} plain steps",
+        ),
+    ]
+
+
+def mlp_data(args):
+    rng = np.random.default_rng(0)
+    n = args.batch_size * 8
+    return rng.normal(size=(n, 784)).astype("float32"), rng.integers(0, 10, n).astype("int32")
+
+
+def mlp(args):
+    keras.utils.set_random_seed(0)
+    return MODELS.get("mlp")((784,), 10, width=args.width)
+
+
+# -- Meta-Weight-Net --------------------------------------------------------------------------
+@GROUPS.register("meta")
+def meta_rows(args):
+    """One MetaWeightNet step (virtual + meta + real) against a plain step."""
+    from keras_mr.meta import meta_data
+
+    x, y = mlp_data(args)
+    train = repeated_batches(x, y, args.batch_size)
+    meta = meta_data.meta_dataset(x[:200], y[:200], batch_size=args.batch_size, seed=0)
+    models = {}
+    for name in ("plain", "bilevel", "meta"):
+        if name == "plain":
+            model = mlp(args)
+        elif name == "bilevel":
+            model = Probe(mlp(args), "bilevel_gradient")
+        else:
+            model = keras_mr.MetaWeightNet(mlp(args), meta_loss="mae")
+        model.compile(keras.optimizers.SGD(0.05, momentum=0.9), SPARSE)
+        data = meta_data.with_meta_batches(train, meta) if name == "meta" else train
+        models[name] = (model, data)
+    times = time_steps(models, args.steps, args.rounds)
+    label = f"MLP 784-{args.width}-{args.width}-10, batch {args.batch_size}"
+    floor = ratios(times, "bilevel")["cpu"]
+    note = "floor: the exact bilevel gradient with a 1-parameter weighting (probe)"
+    return [Row(f"MetaWeightNet step ({label})", ratios(times, "meta"), 1.8, floor, note)]
+
+
+# -- adversarial training -----------------------------------------------------------------------
+@GROUPS.register("adversarial")
+def adversarial_rows(args):
+    """PGD-k, TRADES-k and Free-m steps against ``1 + k`` input-gradient passes."""
+    rng = np.random.default_rng(0)
+    n = args.batch_size * 4
+    x = rng.random((n, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, n).astype("int32")
+    pgd, trades, free = args.pgd_steps, args.trades_steps, args.free_replays
+
+    def net():
+        keras.utils.set_random_seed(0)
+        return MODELS.get("cnn")((28, 28, 1), 10, width=16, padding="valid")
+
+    builds = {
+        "plain": net,
+        "empty": lambda: Probe(net(), "empty"),
+        "input gradient": lambda: Probe(net(), "input_gradient", passes=args.probe_passes),
+        "joint gradient": lambda: Probe(net(), "joint_gradient", passes=free),
+        "PGD": lambda: keras_mr.PGDAdversarialModel(net(), eps=0.1, steps=pgd),
+        "TRADES": lambda: keras_mr.TRADESModel(net(), eps=0.1, steps=trades),
+        "Free": lambda: keras_mr.FreeAdversarialModel(
+            net(), batch_size=args.batch_size, eps=0.1, replays=free
+        ),
+    }
+    models = {}
+    for name, build in builds.items():
+        model = build()
+        loss = SPARSE if name == "plain" or isinstance(model, Probe) else None
+        model.compile(keras.optimizers.Adam(1e-3), loss)
+        models[name] = (model, repeated_batches(x, y, args.batch_size))
+    times = time_steps(models, args.adv_steps, args.rounds)
+    grad = marginal(times, "input gradient", count=1 / args.probe_passes)["cpu"]
+    joint = ratios(times, "joint gradient")["cpu"]
+    note = f"one input-gradient pass = {grad:.2f} plain steps"
+    return [
+        Row(
+            f"PGD-{pgd} AT step (CNN, batch {args.batch_size})",
+            ratios(times, "PGD"),
+            None,
+            1 + pgd * grad,
+            f"floor 1 + k passes; {note}",
+        ),
+        Row(
+            f"TRADES-{trades} step",
+            ratios(times, "TRADES"),
+            None,
+            2 + trades * grad,
+            "floor 2 + k passes (trains on natural and adversarial inputs)",
+        ),
+        Row(
+            f"Free AT step (m={free})",
+            ratios(times, "Free"),
+            None,
+            joint,
+            f"floor: {free} training steps that also return the input gradient",
+        ),
+    ]
+
+
+# -- the table ------------------------------------------------------------------------------
+def verdict(row):
+    cpu = row.times["cpu"]
+    if row.target is None:
+        target = row.floor
+        return "yes" if target is not None and cpu <= target * 1.05 else "no"
+    if cpu <= row.target:
+        return "yes"
+    if row.floor is not None and row.floor > row.target:
+        return "below floor" if cpu > row.floor * 1.05 else "at floor"
+    return "no"
+
+
+def table(rows):
+    lines = [
+        "| measure | ratio (CPU) | ratio (wall) | target | floor (measured) | met | note |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        target = f"<= {row.target:.2f}" if row.target is not None else ""
+        target = "<= floor" if row.target is None and row.floor is not None else target
+        floor = f"{row.floor:.3f}" if row.floor is not None else ""
+        lines.append(
+            f"| {row.measure} | {row.times['cpu']:.3f} | {row.times['wall']:.3f} | {target} "
+            f"| {floor} | {verdict(row) if row.target or row.floor else ''} | {row.note} |"
+        )
+    return "\n".join(lines)
+
+
+TENSORFLOW_ONLY = {"constrained", "meta", "adversarial"}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", nargs="+", default=GROUPS.names(), choices=GROUPS.names())
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=100, help="steps per timed MLP run")
+    parser.add_argument("--adv-steps", type=int, default=15, help="steps per adversarial run")
+    parser.add_argument("--width", type=int, default=256, help="MLP width")
+    parser.add_argument("--mr-n", type=int, default=6000, help="MR rows: training examples")
+    parser.add_argument("--mr-epochs", type=int, default=3)
+    parser.add_argument("--mr-eval-batch", type=int, default=1024)
+    parser.add_argument("--pgd-steps", type=int, default=7)
+    parser.add_argument("--trades-steps", type=int, default=10)
+    parser.add_argument("--free-replays", type=int, default=4)
+    parser.add_argument("--probe-passes", type=int, default=4)
+    add_backend_argument(parser)
+    args = parser.parse_args(argv)
+
+    rows, skipped = [], []
+    for group in args.groups:
+        if group in TENSORFLOW_ONLY and keras.backend.backend() != "tensorflow":
+            skipped.append(group)
+            continue
+        rows += GROUPS.get(group)(args)
+        print(f"[{group} done]", flush=True)
+    print(
+        f"\nkeras-mr timing summary (backend {keras.backend.backend()}, {args.rounds} "
+        "interleaved rounds; ratios to a plain step/epoch of the same network)\n"
+    )
+    print(table(rows))
+    if skipped:
+        print(f"\nNeeds TensorFlow (skipped on {keras.backend.backend()}): {', '.join(skipped)}")
+
+
+if __name__ == "__main__":
+    main()
