@@ -161,7 +161,8 @@ class LASATAdversarialModel(AdversarialModel):
        ``r_i = min(CE(f(x'_i), y_i), reward_clip) + clean_reward * R3`` (``R1`` of the
        paper, the target loss of the training forward pass, clipped at 10 as in the
        authors' code; ``R3`` the clean accuracy of the *updated* target model on the
-       batch, the paper's regulariser that keeps attacks from destroying clean accuracy).
+       batch, weighted by ``m``: the paper's regulariser that keeps attacks from
+       destroying clean accuracy).
        The strategy network maximises the surrogate
        ``S(phi) = (1/B) sum_i m_i r_i log pi_phi(a_i | x_i)`` (:meth:`strategy_objective`;
        ``grad S`` is the REINFORCE estimate of ``grad E[m r]``), one step of
@@ -343,10 +344,13 @@ class LASATAdversarialModel(AdversarialModel):
             per_example, nat_logits, adv_logits = self.training_losses(x, y, attacked)
             loss = weighted_mean(per_example, sample_weight)
         self.apply_gradients(tape, loss, variables=self.model.trainable_variables)
-        # R3: clean accuracy of the updated target model on the (global) batch
+        # R3: weighted clean accuracy of the updated target model on the (global) batch
         correct = per_example_correct(y, self._logits(x, training=False))
-        batch = all_sum(ops.cast(ops.shape(correct)[0], "float32"))
-        clean_accuracy = all_sum(ops.sum(correct)) / batch
+        weight = ops.ones_like(correct) if sample_weight is None else sample_weight
+        weight = ops.cast(ops.reshape(weight, (-1,)), "float32")
+        total = all_sum(ops.sum(weight))
+        safe = ops.where(total > 0, total, ops.ones_like(total))
+        clean_accuracy = all_sum(ops.sum(weight * correct)) / safe
         rewards = ops.minimum(ops.stop_gradient(per_example), self.reward_clip)
         rewards = rewards + self.clean_reward * clean_accuracy
         svars = self.strategy_network.trainable_variables
@@ -360,6 +364,13 @@ class LASATAdversarialModel(AdversarialModel):
         self.eps_tracker.update_state(eps)
         self.steps_tracker.update_state(ops.cast(steps, "float32"))
         return self._finish_step(index, per_example, loss, y, nat_logits, adv_logits)
+
+    def compile_from_config(self, config):
+        # the target optimizer updates the target model only (not the strategy network)
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if getattr(self, "optimizer", None) is not None and self.built:
+            self.optimizer.build(self.model.trainable_variables)
 
     def test_step(self, data):
         logs = super().test_step(data)
