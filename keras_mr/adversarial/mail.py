@@ -75,7 +75,7 @@ def mail_weights(margins, gamma=1.0, beta=-1.5, sample_weight=None, reduce=None)
     >>> from keras_mr.adversarial.mail import mail_weights
     >>> w = mail_weights(np.array([0.0, 0.0, 1.0]), gamma=1.0, beta=0.0)
     >>> [round(float(v), 4) for v in w]  # sigmoid(0) = 0.5, sigmoid(-1) = 0.2689
-    [1.1502, 1.1502, 0.6186]
+    [1.1821, 1.1821, 0.6358]
     """
     margins = ops.reshape(ops.cast(margins, "float32"), (-1,))
     u = ops.sigmoid(-float(gamma) * (margins - float(beta)))
