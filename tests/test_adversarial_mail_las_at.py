@@ -272,21 +272,31 @@ def test_per_example_attack_parameters_are_respected():
 
 
 def test_lasat_zero_weight_ignores_an_example():
-    x, y = _data(2)
-    nets = []
-
-    def make(inner):
-        net = keras_mr.adversarial.build_strategy_network((None, DIM), SPACE.resolve(0.1))
-        if nets:
-            net.set_weights(nets[0].get_weights())
-        nets.append(net)
-        return ArgmaxLASAT(inner, eps=0.1, strategy_space=SPACE, strategy_network=net,
-                           strategy_optimizer=keras.optimizers.SGD(0.5), random_start=False)
-
-    a, _ = _zero_weight_pair(make, x, y)
-    for wa, wb in zip(nets[0].get_weights(), nets[1].get_weights()):
-        np.testing.assert_allclose(wa, wb, atol=1e-6)  # the strategy update ignores it too
-    assert a.strategy_optimizer.iterations.numpy() == 1
+    """Target and strategy updates (reward R3 included) ignore a zero-weight example."""
+    x, _ = _data(2)
+    inner_a, inner_b = _inner(), _inner()
+    inner_b.set_weights(inner_a.get_weights())
+    pred = _np(inner_a(x)).argmax(1)
+    # example 0 classified correctly, example 1 not: an unweighted R3 would differ
+    y = np.array([pred[0], (pred[1] + 1) % 3], "int32")
+    net_a = keras_mr.adversarial.build_strategy_network((None, DIM), SPACE.resolve(0.1))
+    net_b = keras_mr.adversarial.build_strategy_network((None, DIM), SPACE.resolve(0.1))
+    net_b.set_weights(net_a.get_weights())
+    before = [w.copy() for w in net_a.get_weights()]
+    models = [
+        ArgmaxLASAT(inner, eps=0.1, strategy_space=SPACE, strategy_network=net,
+                    strategy_optimizer=keras.optimizers.SGD(0.5), clean_reward=5.0,
+                    random_start=False)
+        for inner, net in ((inner_a, net_a), (inner_b, net_b))
+    ]
+    for model in models:  # a small target step: example 0 stays correctly classified
+        model.compile(optimizer=keras.optimizers.SGD(0.01))
+    models[0].train_on_batch(x, y, sample_weight=np.array([0.0, 2.0], "float32"))
+    models[1].train_on_batch(x[1:], y[1:])
+    for wa, wb in zip(inner_a.get_weights() + net_a.get_weights(),
+                      inner_b.get_weights() + net_b.get_weights()):
+        np.testing.assert_allclose(wa, wb, atol=1e-6)
+    assert any(not np.allclose(a, b) for a, b in zip(net_b.get_weights(), before))
 
 
 def test_lasat_strategy_network_learns_to_raise_the_loss():
