@@ -8,7 +8,7 @@ from conftest import requires_tf
 import keras_mr
 from keras_mr.adversarial import AttackStrategySpace
 from keras_mr.adversarial import attacks
-from keras_mr.adversarial.las_at import action_log_probability
+from keras_mr.adversarial.attack_strategy import action_log_probability
 from keras_mr.adversarial.mail import mail_weights
 from keras_mr.adversarial.mail import probabilistic_margin
 

@@ -10,20 +10,22 @@ evaluation.
 * :mod:`~keras_mr.adversarial.free_at`: :class:`FreeAdversarialModel`.
 * :mod:`~keras_mr.adversarial.trades`: :class:`TRADESModel`.
 * :mod:`~keras_mr.adversarial.mail`: :class:`MAILAdversarialModel` (MAIL-AT).
-* :mod:`~keras_mr.adversarial.las_at`: :class:`LASATAdversarialModel` (LAS-AT), its
-  :class:`AttackStrategySpace` and strategy network.
+* :mod:`~keras_mr.adversarial.las_at`: :class:`LASATAdversarialModel` (LAS-AT);
+  :mod:`~keras_mr.adversarial.attack_strategy`: its :class:`AttackStrategySpace`, default
+  strategy network and action log-probabilities.
 * :mod:`~keras_mr.adversarial.robust_eval`: cleverhans FGSM/PGD evaluation,
   :func:`robust_accuracy`, :class:`RobustEvaluation`.
 """
 
 from keras_mr.adversarial import attacks
+from keras_mr.adversarial.attack_strategy import AttackStrategySpace
+from keras_mr.adversarial.attack_strategy import action_log_probability
+from keras_mr.adversarial.attack_strategy import build_strategy_network
 from keras_mr.adversarial.base import AdversarialModel
 from keras_mr.adversarial.base import mr_per_example_loss
 from keras_mr.adversarial.free_at import FreeAdversarialModel
 from keras_mr.adversarial.free_at import free_epochs
-from keras_mr.adversarial.las_at import AttackStrategySpace
 from keras_mr.adversarial.las_at import LASATAdversarialModel
-from keras_mr.adversarial.las_at import build_strategy_network
 from keras_mr.adversarial.mail import MAILAdversarialModel
 from keras_mr.adversarial.mail import mail_weights
 from keras_mr.adversarial.mail import probabilistic_margin
@@ -46,6 +48,7 @@ __all__ = [
     "RobustEvaluation",
     "TRADESModel",
     "ThreatModel",
+    "action_log_probability",
     "attacks",
     "build_strategy_network",
     "format_robust_table",

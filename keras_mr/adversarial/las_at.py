@@ -17,120 +17,13 @@ from keras_mr._internal.backend import require_tensorflow
 from keras_mr._internal.distribution import all_sum
 from keras_mr._internal.distribution import scale_loss_for_gradient
 from keras_mr.adversarial import attacks
+from keras_mr.adversarial.attack_strategy import AttackStrategySpace
+from keras_mr.adversarial.attack_strategy import action_log_probability
+from keras_mr.adversarial.attack_strategy import build_strategy_network
 from keras_mr.adversarial.base import AdversarialModel
 from keras_mr.adversarial.losses import per_example_correct
 from keras_mr.adversarial.losses import per_example_cross_entropy
 from keras_mr.pipeline.weighted_loss import weighted_mean
-
-# The paper's CIFAR-10 candidates: eps in {3..14}/255, step size in {1..4}/255, 3..13 steps.
-PAPER_EPS_255 = tuple(range(3, 15))
-PAPER_STEP_SIZE_255 = (1, 2, 3, 4)
-PAPER_STEPS = tuple(range(3, 14))
-_PAPER_EPS = 8 / 255
-
-
-def _floats(values, name):
-    values = tuple(attacks.check_eps(v, name) for v in values)
-    if not values:
-        raise ValueError(f"`{name}` must list at least one candidate.")
-    return values
-
-
-class AttackStrategySpace:
-    """The discrete attack parameters LAS-AT's strategy network chooses from.
-
-    Args:
-        eps: candidate radii; ``None``: the paper's ``{3, ..., 14}/255`` scaled by
-            ``threat eps / (8/255)`` (exactly the paper's set at ``eps = 8/255``).
-        step_size: candidate PGD step sizes; ``None``: the paper's ``{1, ..., 4}/255``,
-            scaled the same way.
-        steps: candidate iteration counts (ints >= 0); ``None``: the paper's ``3, ..., 13``.
-
-    Example:
-
-    >>> from keras_mr.adversarial import AttackStrategySpace
-    >>> space = AttackStrategySpace(steps=(1, 2)).resolve(threat_eps=4 / 255)
-    >>> space.sizes, round(space.eps[0] * 255, 2)
-    ((12, 4, 2), 1.5)
-    """
-
-    def __init__(self, eps=None, step_size=None, steps=None):
-        self.eps = None if eps is None else _floats(eps, "eps")
-        self.step_size = None if step_size is None else _floats(step_size, "step_size")
-        if steps is not None:
-            steps = tuple(steps)
-            if not steps or any(isinstance(s, bool) or not isinstance(s, int) for s in steps):
-                raise ValueError(f"`steps` must list ints >= 0, got {steps!r}.")
-            if min(steps) < 0:
-                raise ValueError(f"`steps` must list ints >= 0, got {steps!r}.")
-        self.steps = steps
-
-    def resolve(self, threat_eps):
-        """A space with every ``None`` replaced by the paper's set for ``threat_eps``."""
-        scale = float(threat_eps) / _PAPER_EPS
-        return AttackStrategySpace(
-            self.eps or tuple(scale * e / 255 for e in PAPER_EPS_255),
-            self.step_size or tuple(scale * s / 255 for s in PAPER_STEP_SIZE_255),
-            self.steps or PAPER_STEPS,
-        )
-
-    @property
-    def sizes(self):
-        """Number of candidates ``(K_eps, K_step_size, K_steps)`` (a resolved space)."""
-        return len(self.eps), len(self.step_size), len(self.steps)
-
-    def get_config(self):
-        return {"eps": self.eps, "step_size": self.step_size, "steps": self.steps}
-
-
-def build_strategy_network(input_shape, space, hidden=64):
-    """The default strategy network: ``Flatten -> Dense(hidden, relu) -> Dense(K)``.
-
-    Its output is the concatenation of the logits of the three categorical choices
-    (``K = K_eps + K_step_size + K_steps``).  The paper uses a ResNet-18; pass any model
-    with this output to :class:`LASATAdversarialModel` instead.
-
-    Args:
-        input_shape: the target model's input shape (with or without the batch axis).
-        space: a resolved :class:`AttackStrategySpace`.
-        hidden: width of the hidden layer.
-
-    Returns:
-        A built ``keras.Sequential``.
-    """
-    shape = tuple(input_shape)
-    if len(shape) > 1 and shape[0] is None:
-        shape = shape[1:]
-    return keras.Sequential(
-        [
-            keras.Input(shape),
-            keras.layers.Flatten(),
-            keras.layers.Dense(hidden, activation="relu"),
-            keras.layers.Dense(sum(space.sizes)),
-        ],
-        name="strategy_network",
-    )
-
-
-def action_log_probability(logits, actions, sizes):
-    """``log pi(a_i | x_i) = sum_h log softmax(logits_h)[a_{i,h}]`` over the three heads.
-
-    Args:
-        logits: ``(B, K)`` strategy-network outputs (concatenated heads).
-        actions: ``(B, 3)`` int indices (eps, step size, steps).
-        sizes: ``(K_eps, K_step_size, K_steps)``.
-
-    Returns:
-        ``(B,)`` float32 log-probabilities.
-    """
-    logits = ops.cast(logits, "float32")
-    total, start = 0.0, 0
-    for head, size in enumerate(sizes):
-        log_p = ops.log_softmax(logits[:, start : start + size], axis=-1)
-        onehot = ops.one_hot(ops.cast(actions[:, head], "int32"), size, dtype="float32")
-        total = total + ops.sum(log_p * onehot, axis=-1)
-        start += size
-    return total
 
 
 def _broadcast(values, x):
@@ -144,7 +37,7 @@ class LASATAdversarialModel(AdversarialModel):
     Jia et al., "LAS-AT: adversarial training with learnable attack strategy" (CVPR 2022).
     Each ``train_step``:
 
-    1. **Strategy** (Eq. 3-4 of the paper): the strategy network ``g_phi`` maps the clean
+    1. **Strategy**: the strategy network ``g_phi`` maps the clean
        ``x_i`` to logits of three categorical distributions; ``a_i = (e_i, s_i, t_i)`` is
        sampled from them (``keras.random.categorical``, inference mode), giving
        ``eps_i``, step size ``alpha_i`` and iterations ``T_i`` from the
@@ -155,9 +48,10 @@ class LASATAdversarialModel(AdversarialModel):
        PGD with the largest candidate count).  The candidate ``eps`` may exceed the threat
        model's (the paper's set is 3..14/255 for 8/255); the threat model sets evaluation
        and MR's adversarial loss pass (plain PGD, ``attack_steps = 10``).
-    3. **Target update** (Eq. 2): minimise ``(1/B) sum_i m_i CE(f(x'_i), y_i)``, ``m`` the
-       batch-normalised MR / user weights (a zero weight removes the example).
-    4. **Strategy update** (Eq. 5-7, REINFORCE): the reward of example ``i`` is
+    3. **Target update** (the outer minimisation): minimise
+       ``(1/B) sum_i m_i CE(f(x'_i), y_i)``, ``m`` the batch-normalised MR / user weights
+       (a zero weight removes the example).
+    4. **Strategy update** (REINFORCE, the paper's policy gradient): the reward of ``i`` is
        ``r_i = min(CE(f(x'_i), y_i), reward_clip) + clean_reward * R3`` (``R1`` of the
        paper, the target loss of the training forward pass, clipped at 10 as in the
        authors' code; ``R3`` the clean accuracy of the *updated* target model on the
@@ -264,7 +158,14 @@ class LASATAdversarialModel(AdversarialModel):
 
     # ---------------------------------------------------------- strategy
     def choose_actions(self, logits):
-        """Samples ``a_i`` ``(B, 3)`` int32 from the three heads of ``logits``."""
+        """Samples the actions from the strategy network's logits.
+
+        Args:
+            logits: ``(B, K_eps + K_step_size + K_steps)`` strategy-network outputs.
+
+        Returns:
+            ``(B, 3)`` int32 indices ``a_i = (e_i, s_i, t_i)``, one draw per head.
+        """
         columns, start = [], 0
         for size in self.space.sizes:
             head = ops.cast(logits[:, start : start + size], "float32")
@@ -274,7 +175,14 @@ class LASATAdversarialModel(AdversarialModel):
         return ops.stack(columns, axis=1)
 
     def attack_parameters(self, actions):
-        """``(eps_i, alpha_i, T_i)``, each ``(B,)``, for actions ``(B, 3)``."""
+        """The attack parameters the actions choose.
+
+        Args:
+            actions: ``(B, 3)`` int indices into the candidate sets.
+
+        Returns:
+            ``(eps, step_size, steps)``: ``(B,)`` float32, float32 and int32 tensors.
+        """
         tables = (self.space.eps, self.space.step_size, self.space.steps)
         dtypes = ("float32", "float32", "int32")
         return tuple(
@@ -283,7 +191,20 @@ class LASATAdversarialModel(AdversarialModel):
         )
 
     def strategy_adversarial(self, x, y, actions):
-        """PGD examples with per-example ``eps``, step size and iterations (masked)."""
+        """PGD examples with per-example ``eps``, step size and iterations.
+
+        Runs ``max(steps)`` PGD iterations (``training=False``); iteration ``t`` updates
+        example ``i`` only while ``t < T_i``.  Each example stays in its own ``eps_i``-ball
+        and the valid range.
+
+        Args:
+            x: clean inputs ``(B, ...)``.
+            y: labels.
+            actions: ``(B, 3)`` int indices (see :meth:`attack_parameters`).
+
+        Returns:
+            Adversarial inputs like ``x`` (no gradient flows through them).
+        """
         tf = require_tensorflow(f"{type(self).__name__}'s training step", backend=True)
         x = tf.convert_to_tensor(x)
         eps, alpha, steps = self.attack_parameters(actions)
@@ -316,7 +237,17 @@ class LASATAdversarialModel(AdversarialModel):
         """The REINFORCE surrogate ``S(phi) = (1/B) sum_i m_i r_i log pi_phi(a_i | x_i)``.
 
         Its gradient in the strategy network's parameters is the policy-gradient estimate
-        of ``grad_phi E_{a ~ pi_phi}[(1/B) sum_i m_i r_i]``; the step ascends it.
+        of ``grad_phi E_{a ~ pi_phi}[(1/B) sum_i m_i r_i]``; the training step ascends it.
+
+        Args:
+            x: clean inputs ``(B, ...)`` (the strategy network's input).
+            actions: ``(B, 3)`` int actions that were taken.
+            rewards: ``(B,)`` rewards ``r`` (no gradient flows through them).
+            sample_weight: optional ``(B,)`` batch-normalised weights ``m``.
+            training: mode of the strategy network's forward pass.
+
+        Returns:
+            Scalar ``S``.
         """
         logits = self.strategy_network(x, training=training)
         log_prob = action_log_probability(logits, actions, self.space.sizes)

@@ -22,7 +22,7 @@ def _label_index(y, num_classes):
 def probabilistic_margin(y, logits):
     """Probabilistic margin ``PM_i = p_{y_i}(x_i) - max_{j != y_i} p_j(x_i)``, ``(B,)``.
 
-    The margin of the MAIL paper (Section 3.1): the softmax probability of the true
+    The margin of the MAIL paper (its ``PM``): the softmax probability of the true
     class minus the largest probability of another class.  At adversarial inputs this
     is the paper's ``PM_adv``: negative for misclassified examples, close to 1 for
     safe ones.
