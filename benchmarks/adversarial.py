@@ -1,20 +1,26 @@
-"""Adversarial training: step-time ratios and a small robust-accuracy table.
+"""Adversarial training: step-time ratios and a robust-accuracy table (mean ± std over seeds).
 
-Part 1 times one training step of PGD-k AT, Free-m AT and TRADES-k relative
-to a plain (natural) training step of the same network and batch, measured
-in one run on this machine (ratios, no absolute claims).  Free AT is also
-reported per parameter update (it makes m updates per step).
+Part 1 times one training step of PGD-k AT, Free-m AT, TRADES-k, MAIL-k and LAS-AT
+relative to a plain (natural) training step of the same network and batch, measured
+in one run on this machine (ratios, no absolute claims).  Free AT is also reported
+per parameter update (it makes m updates per step).  A second table gives the
+reweighting overhead: MAIL-k / PGD-k (same attack steps; target <= 1.1) and LAS-AT /
+PGD-T with T the largest candidate iteration count of LAS-AT (the masked attack runs T
+iterations; target <= 1.5).
 
-Part 2 trains Base, Base+MR, Adv. and Adv.+MR on a Fashion-MNIST subset and
-prints natural / PGD / FGSM accuracy at eps in {0.01, 0.02, 8/255} in the MR
-paper's table format (Table 4).  "Adv." is Free AT (the paper's choice) by
-default; ``--method pgd`` or ``--method trades`` switch it.  Free AT gets
-``ceil(epochs / m)`` epochs (same number of updates as Base), as in the
-paper.
+Part 2 trains every method of ``--methods`` (default: plain, PGD-AT, TRADES, Free-AT,
+MAIL, LAS-AT) without and with MR on a Fashion-MNIST subset, once per seed of
+``--seeds``, and prints natural / PGD / FGSM accuracy at eps in {0.01, 0.02, 8/255}
+as mean ± std over the seeds in the MR paper's table format (Table 4).  Free AT gets
+``ceil(epochs / m)`` epochs (same number of updates as the others), as in the paper.
+MR updates once per epoch, or every ``steps // 5`` steps when a method has fewer than
+five epochs, so that MR makes at least five updates in every run (the count is printed).
+MAIL's burn-in is ``--mail-burn-in`` epochs (default: half of them).
 
-    python benchmarks/adversarial.py                       # defaults below
-    python benchmarks/adversarial.py --n-train 2000 --epochs 4 --model mlp
+    python benchmarks/adversarial.py                        # defaults below (hours on CPU)
+    python benchmarks/adversarial.py --n-train 500 --seeds 0 --epochs 5 --model mlp
     python benchmarks/adversarial.py --skip-table           # timings only
+    python benchmarks/adversarial.py --optimizer sgd --lr 0.01   # SGD, momentum 0.9
 
 Needs the TensorFlow backend and cleverhans (``pip install
 keras-mr[adversarial]``); Fashion-MNIST is read from
@@ -39,6 +45,7 @@ import keras
 import numpy as np
 
 import keras_mr
+from keras_mr.adversarial import AttackStrategySpace
 from keras_mr.benchmarking.datasets import load_dataset
 from keras_mr.benchmarking.registry import Registry
 from keras_mr.benchmarking.runner import MODELS
@@ -85,7 +92,7 @@ METHODS.register(
     Method(
         lambda inner, args, count: keras_mr.PGDAdversarialModel(inner, eps=args.eps, steps=count),
         "PGD-{count} AT",
-        "PGD-{count}",
+        "PGD-AT",
         "pgd_steps",
     ),
 )
@@ -96,7 +103,7 @@ METHODS.register(
             inner, batch_size=args.batch_size, eps=args.eps, replays=count
         ),
         "Free AT (m={count})",
-        "Free-{count}",
+        "Free-AT",
         "replays",
         count_is_replays=True,
     ),
@@ -112,6 +119,38 @@ METHODS.register(
         "trades_steps",
     ),
 )
+
+
+METHODS.register(
+    "mail",
+    Method(
+        lambda inner, args, count: keras_mr.MAILAdversarialModel(
+            inner, eps=args.eps, steps=count, burn_in_epochs=mail_burn_in(args)
+        ),
+        "MAIL-{count} (PGD-{count})",
+        "MAIL",
+        "pgd_steps",
+    ),
+)
+METHODS.register(
+    "lasat",
+    Method(
+        lambda inner, args, count: keras_mr.LASATAdversarialModel(
+            inner,
+            eps=args.eps,
+            strategy_space=AttackStrategySpace(steps=tuple(range(min(3, count), count + 1))),
+            seed=args.seed,
+        ),
+        "LAS-AT (T <= {count})",
+        "LAS-AT",
+        "lasat_max_steps",
+    ),
+)
+
+
+def mail_burn_in(args):
+    """MAIL's burn-in epochs: ``--mail-burn-in`` or half of ``--epochs``."""
+    return args.epochs // 2 if args.mail_burn_in is None else args.mail_burn_in
 
 
 class Resolved(NamedTuple):
@@ -141,18 +180,25 @@ def resolve(name, args):
     )
 
 
+def make_optimizer(args):
+    """``--optimizer``: SGD with momentum 0.9 or Adam, at ``--lr`` (default 0.01 / 1e-3)."""
+    if args.optimizer == "sgd":
+        return keras.optimizers.SGD(args.lr or 0.01, momentum=0.9)
+    return keras.optimizers.Adam(args.lr or 1e-3)
+
+
 def make_model(name, args, seed=0):
     spec = resolve(name, args)
     inner = make_inner(args.model, seed)
     model = spec.method.build(inner, args, spec.count)
     if model is inner:  # plain training: the network itself, compiled with its loss
         model.compile(
-            optimizer=keras.optimizers.Adam(args.lr),
+            optimizer=make_optimizer(args),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
     else:
-        model.compile(optimizer=keras.optimizers.Adam(args.lr))
+        model.compile(optimizer=make_optimizer(args))
     return model
 
 
@@ -160,8 +206,9 @@ def timing_table(x, y, args):
     """Step time of every method / plain step; methods interleaved over the repeats."""
     import tensorflow as tf
 
-    names = ["plain", f"pgd{args.pgd_steps}", "pgd3", f"free{args.replays}"]
-    names = list(dict.fromkeys(names + [f"trades{args.trades_steps}"]))
+    k, t = args.pgd_steps, args.lasat_max_steps
+    names = ["plain", f"pgd{k}", "pgd3", f"free{args.replays}", f"trades{args.trades_steps}"]
+    names = list(dict.fromkeys(names + [f"mail{k}", f"pgd{t}", f"lasat{t}"]))
     ds = (
         tf.data.Dataset.from_tensor_slices((x, y))
         .batch(args.batch_size, drop_remainder=True)
@@ -191,34 +238,97 @@ def timing_table(x, y, args):
         spec = resolve(name, args)
         ratio = per_step[name] / per_step["plain"]
         lines.append(f"| {spec.label} | {ratio:.2f} | {ratio / spec.updates_per_step:.2f} |")
+    lines += [
+        "",
+        "| Reweighting overhead | step-time ratio | target |",
+        "|---|---|---|",
+        f"| MAIL-{k} / PGD-{k} AT | {per_step[f'mail{k}'] / per_step[f'pgd{k}']:.2f} | <= 1.1 |",
+        f"| LAS-AT (T <= {t}) / PGD-{t} AT | "
+        f"{per_step[f'lasat{t}'] / per_step[f'pgd{t}']:.2f} | <= 1.5 |",
+    ]
     return "\n".join(lines)
 
 
-def train(method, use_mr, x, y, args):
-    model = make_model(method, args, seed=args.seed)
+def mr_update_every(epochs, steps_per_epoch, min_updates=5):
+    """``update_every`` that gives MR at least ``min_updates`` updates (None: every epoch)."""
+    if epochs >= min_updates:
+        return None
+    return max(1, (epochs * steps_per_epoch) // min_updates)
+
+
+def train(method, use_mr, x, y, args, seed):
+    """Trains one run; returns ``(model, MR updates made or None)``."""
+    import tensorflow as tf
+
+    model = make_model(method, args, seed=seed)
     spec = resolve(method, args)
     if method != "plain":
         model.mr_loss = args.mr_loss
     epochs = args.epochs
     if spec.method.count_is_replays:
         epochs = keras_mr.free_epochs(args.epochs, spec.updates_per_step)
-    if use_mr:
-        per_example = None if method == "plain" else keras_mr.mr_per_example_loss
-        weighter = keras_mr.MRSampleWeighter(eta=args.eta, per_example_loss_fn=per_example)
-        ds = weighter.attach(
-            x, y, batch_size=args.batch_size, shuffle=True, seed=args.seed, drop_remainder=True
-        )
-        model.fit(ds, epochs=epochs, verbose=0, shuffle=False, callbacks=[weighter])
-    else:
-        import tensorflow as tf
-
+    if not use_mr:
         ds = (
             tf.data.Dataset.from_tensor_slices((x, y))
-            .shuffle(len(x), seed=args.seed)
+            .shuffle(len(x), seed=seed)
             .batch(args.batch_size, drop_remainder=True)
         )
         model.fit(ds, epochs=epochs, verbose=0, shuffle=False)
-    return model
+        return model, None
+    per_example = None if method == "plain" else keras_mr.mr_per_example_loss
+    every = mr_update_every(epochs, len(x) // args.batch_size)
+    weighter = keras_mr.MRSampleWeighter(
+        eta=args.eta, per_example_loss_fn=per_example, update_every=every
+    )
+    ds = weighter.attach(
+        x, y, batch_size=args.batch_size, shuffle=True, seed=seed, drop_remainder=True
+    )
+    model.fit(ds, epochs=epochs, verbose=0, shuffle=False, callbacks=[weighter])
+    return model, weighter.num_updates
+
+
+def format_mean_std_table(rows, digits=2):
+    """``{name: [robust_accuracy result per seed]}`` -> the paper's table, ``mean ± std`` (%).
+
+    The standard deviation is over the seeds (``ddof=1``; 0 with one seed).
+    """
+    columns = list(next(iter(rows.values()))[0])
+    head, eps_row = ["Method"], ["ϵ"]
+    for key in columns:
+        kind, eps = ("natural", "0") if key == "natural" else key.split("@", 1)
+        head.append("Natural Images" if key == "natural" else kind.upper())
+        eps_row.append(eps)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines.append("| " + " | ".join(eps_row) + " |")
+    for name, results in rows.items():
+        cells = [name]
+        for key in columns:
+            values = 100 * np.array([r[key] for r in results])
+            std = values.std(ddof=1) if len(values) > 1 else 0.0
+            cells.append(f"{values.mean():.{digits}f} ± {std:.{digits}f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def robust_table(x, y, xt, yt, args):
+    """Every method of ``--methods`` without and with MR, every seed: the mean ± std table."""
+    rows = {}
+    for name in args.methods:
+        spec = resolve(name, args)
+        for use_mr in (False, True):
+            label = spec.short + ("+MR" if use_mr else "")
+            rows[label] = []
+            for seed in args.seeds:
+                t0 = time.perf_counter()
+                model, updates = train(spec.name, use_mr, x, y, args, seed)
+                rows[label].append(
+                    keras_mr.robust_accuracy(
+                        model, xt, yt, pgd_steps=args.eval_pgd_steps, seed=seed
+                    )
+                )
+                mr = "" if updates is None else f", {updates} MR updates"
+                print(f"  {label} seed {seed}: {time.perf_counter() - t0:.0f}s{mr}", flush=True)
+    return format_mean_std_table(rows)
 
 
 def main(argv=None):
@@ -231,30 +341,35 @@ def main(argv=None):
     p.add_argument(
         "--epochs", type=int, default=8, help="natural-training epochs (Free AT gets epochs / m)"
     )
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="adam")
+    p.add_argument("--lr", type=float, default=None, help="default 0.01 (sgd) / 1e-3 (adam)")
     p.add_argument("--eps", type=float, default=8 / 255, help="training eps (L-inf)")
     p.add_argument(
-        "--method",
-        choices=[name for name in METHODS.names() if name != "plain"],
-        default="free",
-        help="adversarial training for 'Adv.'",
+        "--methods",
+        nargs="+",
+        choices=METHODS.names(),
+        default=["plain", "pgd", "trades", "free", "mail", "lasat"],
+        help="methods of the robust-accuracy table (each without and with MR)",
     )
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--replays", type=int, default=4)
-    p.add_argument("--pgd-steps", type=int, default=7)
+    p.add_argument("--pgd-steps", type=int, default=7, help="PGD-AT's and MAIL's attack steps")
     p.add_argument("--trades-steps", type=int, default=10)
+    p.add_argument("--lasat-max-steps", type=int, default=13, help="LAS-AT: steps 3..T")
+    p.add_argument("--mail-burn-in", type=int, default=None, help="default: epochs // 2")
     p.add_argument("--eta", type=float, default=0.01, help="MR step size")
     p.add_argument(
         "--mr-loss",
         choices=["natural", "adversarial"],
         default="natural",
-        help="losses of MR's pass for the Adv. model",
+        help="losses of MR's pass for the adversarial models",
     )
     p.add_argument("--eval-pgd-steps", type=int, default=10)
     p.add_argument("--timing-steps", type=int, default=20)
     p.add_argument("--timing-repeats", type=int, default=3)
     p.add_argument("--skip-timing", action="store_true")
     p.add_argument("--skip-table", action="store_true")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="data subset and timing models")
     args = p.parse_args(argv)
 
     try:
@@ -263,7 +378,7 @@ def main(argv=None):
         raise SystemExit(f"Fashion-MNIST not found ({err}); pass --data-dir.") from err
     print(
         f"# Fashion-MNIST: {len(x)} train / {len(xt)} test, "
-        f"model={args.model}, batch={args.batch_size}, "
+        f"model={args.model}, batch={args.batch_size}, optimizer={args.optimizer}, "
         f"backend={keras.backend.backend()}"
     )
     if not args.skip_timing:
@@ -274,28 +389,13 @@ def main(argv=None):
         )
         print(timing_table(x, y, args))
     if not args.skip_table:
-        adv = resolve(args.method, args)
-        adv_name, label = adv.name, adv.short
-        runs = [
-            ("Base", "plain", False),
-            ("Base+MR", "plain", True),
-            (f"Adv. ({label})", adv_name, False),
-            (f"Adv. ({label})+MR", adv_name, True),
-        ]
-        rows = {}
-        for name, method, use_mr in runs:
-            t0 = time.perf_counter()
-            model = train(method, use_mr, x, y, args)
-            rows[name] = keras_mr.robust_accuracy(
-                model, xt, yt, pgd_steps=args.eval_pgd_steps, seed=args.seed
-            )
-            print(f"  trained+evaluated {name} in {time.perf_counter() - t0:.0f}s", flush=True)
+        table = robust_table(x, y, xt, yt, args)
         print(
-            f"\n## Robust accuracy (%), train eps={args.eps:.4f}, "
-            f"{args.epochs} natural-epoch budget, MR eta={args.eta}, "
-            f"MR loss pass for Adv.: {args.mr_loss}\n"
+            f"\n## Robust accuracy (%), mean ± std over seeds {args.seeds}, train eps="
+            f"{args.eps:.4f}, {args.epochs} natural-epoch budget, {args.optimizer}, "
+            f"MR eta={args.eta}, MR loss pass: {args.mr_loss}\n"
         )
-        print(keras_mr.format_robust_table(rows))
+        print(table)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ The package is organised by method; this module re-exports the public API:
   per-example losses, the loss pass and training-loss recording.
 * :mod:`keras_mr.meta` -- Meta-Weight-Net and its meta data.
 * :mod:`keras_mr.constrained` -- constrained instance/class reweighting (CIW, CICW, mixup).
-* :mod:`keras_mr.adversarial` -- PGD-AT, Free AT, TRADES and robust evaluation.
+* :mod:`keras_mr.adversarial` -- PGD-AT, Free AT, TRADES, MAIL-AT, LAS-AT and robust
+  evaluation.
 * :mod:`keras_mr.benchmarking` -- label noise, datasets, metrics, plots and the runner.
 
 ``import keras_mr`` needs Keras, NumPy and SciPy only; TensorFlow is imported when a
@@ -19,6 +20,8 @@ __version__ = "0.1.0"
 
 from keras_mr import callbacks
 from keras_mr.adversarial import FreeAdversarialModel
+from keras_mr.adversarial import LASATAdversarialModel
+from keras_mr.adversarial import MAILAdversarialModel
 from keras_mr.adversarial import PGDAdversarialModel
 from keras_mr.adversarial import RobustEvaluation
 from keras_mr.adversarial import TRADESModel
@@ -112,6 +115,8 @@ __all__ = [
     "PGDAdversarialModel",
     "FreeAdversarialModel",
     "TRADESModel",
+    "MAILAdversarialModel",
+    "LASATAdversarialModel",
     "RobustEvaluation",
     "format_robust_table",
     "free_epochs",

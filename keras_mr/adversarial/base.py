@@ -82,8 +82,9 @@ class AdversarialModel(WrappedModel):
     Not used directly; see :class:`PGDAdversarialModel`,
     :class:`FreeAdversarialModel` and :class:`TRADESModel`.  A subclass says how a
     batch is attacked and what its per-example training loss is, by overriding
-    :meth:`attack_batch` and :meth:`training_losses`; the base's ``train_step`` does the
-    rest (sample weights, replica scaling, metrics, MR's training losses).
+    :meth:`attack_batch` and :meth:`training_losses` (and :meth:`batch_weights` to
+    reweight examples); the base's ``train_step`` does the rest (sample weights, replica
+    scaling, metrics, MR's training losses).
 
     Args:
         model: a Keras model mapping inputs to logits ``(B, C)``.
@@ -202,6 +203,15 @@ class AdversarialModel(WrappedModel):
         """
         raise NotImplementedError
 
+    def batch_weights(self, y, sample_weight, natural_logits, adversarial_logits):
+        """Per-example loss weights of the step (no gradient): subclasses may override.
+
+        Returns:
+            ``(B,)`` weights for :func:`~keras_mr.pipeline.weighted_loss.weighted_mean`, or
+            ``None``; the default is the data's ``sample_weight`` (MR / user weights).
+        """
+        return sample_weight
+
     def train_step(self, data):
         tf = _tf()
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -210,7 +220,8 @@ class AdversarialModel(WrappedModel):
         attacked = self.attack_batch(x, y)
         with tf.GradientTape() as tape:
             per_example, nat_logits, adv_logits = self.training_losses(x, y, attacked)
-            loss = weighted_mean(per_example, sample_weight)
+            weights = self.batch_weights(y, sample_weight, nat_logits, adv_logits)
+            loss = weighted_mean(per_example, weights)
         self.apply_gradients(tape, loss)
         return self._finish_step(index, per_example, loss, y, nat_logits, adv_logits)
 
