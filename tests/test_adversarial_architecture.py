@@ -96,3 +96,23 @@ def test_a_new_method_needs_only_the_two_hooks():
     model.compile("adam", metrics=["accuracy"])
     history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all() and "accuracy" in history.history
+
+
+@pytest.mark.parametrize("kind", sorted(MAKERS))
+def test_natural_metrics_off_trains_identically_and_drops_only_the_natural_logs(kind):
+    x, y = _data()
+    runs = {}
+    for natural in (True, False):
+        model = MAKERS[kind](_inner(), eps=0.05, seed=0, natural_metrics=natural)
+        model.compile(keras.optimizers.SGD(0.1))
+        history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False)
+        runs[natural] = (history.history, model.get_weights(), model)
+    (on, w_on, _), (off, w_off, model) = runs[True], runs[False]
+    # the clean-input forward only fed the metrics: training is the same
+    for a, b in zip(w_on, w_off):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert set(on) - set(off) == {"natural_loss", "natural_accuracy"}
+    np.testing.assert_allclose(on["adversarial_loss"], off["adversarial_loss"], rtol=1e-6)
+    assert set(model.evaluate(x, y, verbose=0, return_dict=True)) == {"loss"}
+    clone = type(model).from_config(model.get_config())
+    assert clone.natural_metrics is False

@@ -70,7 +70,8 @@ class FreeAdversarialModel(AdversarialModel):
             inner model was not built with ``keras.Input`` (otherwise read
             from ``model.input_shape``) and ``fit`` gets neither arrays nor a
             batched ``tf.data.Dataset`` (from which it is read).
-        **kwargs: passed to ``keras.Model``.
+        **kwargs: ``natural_metrics`` (see :class:`AdversarialModel`), the rest to
+            ``keras.Model``.
 
     Example:
 
@@ -192,7 +193,7 @@ class FreeAdversarialModel(AdversarialModel):
         b = tf.shape(x)[0]
         full = tf.convert_to_tensor(self.perturbation.value)
         delta = full[:b]
-        nat_logits = tf.stop_gradient(self._logits(x, training=False))
+        nat_logits = self.natural_logits(x)
         for _ in range(self.replays):
             x_adv = attacks.clip_to_range(x + delta, self.clip_min, self.clip_max)
             with tf.GradientTape() as tape:

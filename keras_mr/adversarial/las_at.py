@@ -88,7 +88,8 @@ class LASATAdversarialModel(AdversarialModel):
         random_start: start each attack from a random point of its ``eps_i``-ball.
         mr_loss: ``"natural"`` (default) or ``"adversarial"``.
         seed: seed of the random starts and the action sampling.
-        **kwargs: ``eps``, ``norm``, ``clip_min``, ``clip_max`` and ``keras.Model``'s.
+        **kwargs: ``eps``, ``norm``, ``clip_min``, ``clip_max``, ``natural_metrics`` and
+            ``keras.Model``'s.
 
     Example:
 
@@ -255,7 +256,7 @@ class LASATAdversarialModel(AdversarialModel):
         return weighted_mean(rewards * log_prob, sample_weight)
 
     def attack_batch(self, x, y):
-        nat_logits = ops.stop_gradient(self._logits(x, training=False))
+        nat_logits = self.natural_logits(x)
         actions = self.choose_actions(self.strategy_network(x, training=False))
         return nat_logits, self.strategy_adversarial(x, y, actions), actions
 

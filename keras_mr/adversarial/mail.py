@@ -137,7 +137,8 @@ class MAILAdversarialModel(PGDAdversarialModel):
         random_start: start PGD from a random point of the ball.
         mr_loss: ``"natural"`` (default) or ``"adversarial"``.
         seed: seed of the random starts.
-        **kwargs: ``eps``, ``norm``, ``clip_min``, ``clip_max`` and ``keras.Model``'s.
+        **kwargs: ``eps``, ``norm``, ``clip_min``, ``clip_max``, ``natural_metrics`` and
+            ``keras.Model``'s.
 
     Example:
 

@@ -1,7 +1,6 @@
 """PGD adversarial training (Madry et al., 2018) as a Keras model wrapper."""
 
 import keras
-from keras import ops
 
 from keras_mr.adversarial.base import AdversarialModel
 from keras_mr.adversarial.losses import per_example_cross_entropy
@@ -43,7 +42,8 @@ class PGDAdversarialModel(AdversarialModel):
         mr_loss: ``"natural"`` (default) or ``"adversarial"``: which losses
             :meth:`per_example_loss` gives MR by default.
         seed: seed of the random starts.
-        **kwargs: passed to ``keras.Model``.
+        **kwargs: ``natural_metrics`` (see :class:`AdversarialModel`), the rest to
+            ``keras.Model``.
 
     Example:
 
@@ -78,7 +78,7 @@ class PGDAdversarialModel(AdversarialModel):
     step_size = property(lambda self: self.attack_step_size, doc="PGD step size.")
 
     def attack_batch(self, x, y):
-        return ops.stop_gradient(self._logits(x, training=False)), self.generate_adversarial(x, y)
+        return self.natural_logits(x), self.generate_adversarial(x, y)
 
     def training_losses(self, x, y, attacked):
         nat_logits, x_adv = attacked

@@ -96,7 +96,8 @@ class TRADESModel(AdversarialModel):
         clip_max: upper end of the valid input range (default 1.0).
         mr_loss: ``"natural"`` (default) or ``"adversarial"``.
         seed: seed of the random start.
-        **kwargs: passed to ``keras.Model``.
+        **kwargs: ``natural_metrics`` (see :class:`AdversarialModel`), the rest to
+            ``keras.Model``.
 
     Example:
 
