@@ -1,0 +1,67 @@
+"""benchmarks/summary.py: the verdict logic, and a tiny run that prints every row."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(os.path.dirname(HERE), "benchmarks", "summary.py")
+
+
+@pytest.fixture(scope="module")
+def summary():
+    sys.path.insert(0, os.path.dirname(SCRIPT))
+    try:
+        import summary as module
+    finally:
+        sys.path.pop(0)
+    return module
+
+
+def test_verdict_against_target_and_floor(summary):
+    row = summary.Row
+    cpu = lambda r: {"cpu": r, "wall": r}
+    assert summary.verdict(row("a", cpu(1.01), 1.02, 1.0)) == "yes"
+    assert summary.verdict(row("a", cpu(1.03), 1.02, 1.0)) == "no"
+    # a target below the floor cannot be met; at the floor (within 5%) says so
+    assert summary.verdict(row("a", cpu(2.5), 1.8, 2.45)) == "no: target < floor, ratio at floor"
+    assert summary.verdict(row("a", cpu(2.7), 1.8, 2.45)) == "no"
+    # no target: the floor is the target, within 5%
+    assert summary.verdict(row("a", cpu(8.3), None, 8.0)) == "yes"
+    assert summary.verdict(row("a", cpu(8.5), None, 8.0)) == "no"
+    assert summary.verdict(row("a", cpu(0.9))) == ""
+
+
+def test_one_thread_is_the_default_and_zero_keeps_the_libraries_defaults(summary, monkeypatch):
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "XLA_FLAGS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    assert summary.pin_threads([]) == 1
+    assert os.environ["TF_NUM_INTRAOP_THREADS"] == "1"
+    assert "intra_op_parallelism_threads=1" in os.environ["XLA_FLAGS"]
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS")
+    assert summary.pin_threads(["--threads", "0"]) == 0
+    assert "TF_NUM_INTRAOP_THREADS" not in os.environ
+
+
+@pytest.mark.slow
+def test_tiny_run_prints_every_row_with_a_ratio():
+    out = subprocess.run(
+        [sys.executable, SCRIPT, "--blocks", "1", "--block-steps", "1", "--adv-block-steps",
+         "1", "--mr-n", "300", "--mr-epochs", "2", "--mr-rounds", "1", "--pgd-steps", "2",
+         "--trades-steps", "2", "--free-replays", "2", "--probe-passes", "2"],
+        capture_output=True, text=True, timeout=900,
+        env=dict(os.environ, KERAS_BACKEND="tensorflow"),
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    names = [row.split("|")[1].strip() for row in rows[1:]]
+    for expected in ("PGD-2 AT step", "TRADES-2 step", "Free AT step", "A/A control",
+                     "wrapper, weighting off", "CIW-KL step", "CICW step", "CICW-Mixup step",
+                     "MetaWeightNet step", "MR epoch, extra loss pass", "MR loss pass",
+                     "MR epoch, training losses"):
+        assert any(name.startswith(expected) or expected in name for name in names), expected
+    for row in rows[1:]:
+        ratio = float(row.split("|")[2])
+        assert 0.05 < ratio < 100
