@@ -464,7 +464,10 @@ def meta_rows(args):
 # -- adversarial training -----------------------------------------------------------------------
 @GROUPS.register("adversarial")
 def adversarial_rows(args):
-    """PGD-k, TRADES-k and Free-m steps against ``1 + k`` input-gradient passes."""
+    """PGD-k, TRADES-k and Free-m steps against ``1 + k`` input-gradient passes; MAIL-k
+    and LAS-AT (at most k iterations) against PGD-k."""
+    from keras_mr.adversarial import AttackStrategySpace
+
     rng = np.random.default_rng(0)
     n = args.batch_size * 4
     x = rng.random((n, 28, 28, 1), dtype=np.float32)
@@ -486,6 +489,12 @@ def adversarial_rows(args):
             net(), eps=0.1, steps=pgd, natural_metrics=False
         ),
         "TRADES": lambda: keras_mr.TRADESModel(net(), eps=0.1, steps=trades),
+        "MAIL": lambda: keras_mr.MAILAdversarialModel(net(), eps=0.1, steps=pgd),
+        "LAS-AT": lambda: keras_mr.LASATAdversarialModel(
+            net(),
+            eps=0.1,
+            strategy_space=AttackStrategySpace(steps=tuple(range(min(3, pgd), pgd + 1))),
+        ),
         "Free": lambda: keras_mr.FreeAdversarialModel(
             net(), batch_size=args.batch_size, eps=0.1, replays=free
         ),
@@ -529,6 +538,20 @@ def adversarial_rows(args):
             None,
             free_floor,
             f"floor: {free} training steps that also return the input gradient",
+        ),
+        Row(
+            f"MAIL-{pgd} step / PGD-{pgd} AT step",
+            ratios(times, "MAIL", base="PGD"),
+            1.10,
+            1.0,
+            "the margin weights: a softmax over B",
+        ),
+        Row(
+            f"LAS-AT step ({min(3, pgd)}..{pgd} iterations) / PGD-{pgd} AT step",
+            ratios(times, "LAS-AT", base="PGD"),
+            1.50,
+            1.0,
+            "+ the strategy network's forward-backward",
         ),
         Row(
             f"Free AT step (m={free}, default)",

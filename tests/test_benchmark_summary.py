@@ -58,6 +58,7 @@ def test_tiny_run_prints_every_row_with_a_ratio():
     rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "---" not in line]
     names = [row.split("|")[1].strip() for row in rows[1:]]
     for expected in ("PGD-2 AT step", "TRADES-2 step", "Free AT step", "A/A control",
+                     "MAIL-2 step / PGD-2 AT step", "LAS-AT step (2..2 iterations)",
                      "wrapper, weighting off", "CIW-KL step", "CICW step", "CICW-Mixup step",
                      "MetaWeightNet step", "MR epoch, extra loss pass", "MR loss pass",
                      "MR epoch, training losses"):
