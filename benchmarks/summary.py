@@ -69,7 +69,8 @@ def pin_threads(argv=None):
 
 
 select_backend()  # before Keras is imported
-pin_threads()
+if __name__ == "__main__":  # not when imported (e.g. by the tests)
+    pin_threads()
 
 import keras
 import numpy as np

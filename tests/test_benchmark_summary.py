@@ -10,13 +10,20 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(os.path.dirname(HERE), "benchmarks", "summary.py")
 
 
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "XLA_FLAGS",
+                    "OMP_NUM_THREADS")
+ENVIRONMENT_AROUND_IMPORT = {}
+
+
 @pytest.fixture(scope="module")
 def summary():
+    ENVIRONMENT_AROUND_IMPORT["before"] = {k: os.environ.get(k) for k in THREAD_VARIABLES}
     sys.path.insert(0, os.path.dirname(SCRIPT))
     try:
         import summary as module
     finally:
         sys.path.pop(0)
+    ENVIRONMENT_AROUND_IMPORT["after"] = {k: os.environ.get(k) for k in THREAD_VARIABLES}
     return module
 
 
@@ -35,7 +42,7 @@ def test_verdict_against_target_and_floor(summary):
 
 
 def test_one_thread_is_the_default_and_zero_keeps_the_libraries_defaults(summary, monkeypatch):
-    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "XLA_FLAGS", "OMP_NUM_THREADS"):
+    for name in THREAD_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     assert summary.pin_threads([]) == 1
     assert os.environ["TF_NUM_INTRAOP_THREADS"] == "1"
@@ -43,6 +50,11 @@ def test_one_thread_is_the_default_and_zero_keeps_the_libraries_defaults(summary
     monkeypatch.delenv("TF_NUM_INTRAOP_THREADS")
     assert summary.pin_threads(["--threads", "0"]) == 0
     assert "TF_NUM_INTRAOP_THREADS" not in os.environ
+
+
+def test_importing_the_script_leaves_the_thread_settings_alone(summary):
+    # one thread is the script's default, not its importer's (the test process' subprocesses)
+    assert ENVIRONMENT_AROUND_IMPORT["after"] == ENVIRONMENT_AROUND_IMPORT["before"]
 
 
 @pytest.mark.slow
