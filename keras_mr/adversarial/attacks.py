@@ -213,7 +213,8 @@ def random_start(x, eps, norm="inf", clip_min=0.0, clip_max=1.0, seed=None):
 
     Args:
         x: clean inputs ``(B, ...)``.
-        eps: radius.
+        eps: radius: a number, or per-example radii broadcastable to ``x`` (e.g.
+            ``(B, 1, ..., 1)``; LAS-AT's per-example ``eps``).
         norm: ``"inf"`` or ``2``.
         clip_min: lower end of the valid range or ``None``.
         clip_max: upper end of the valid range or ``None``.
@@ -227,7 +228,7 @@ def random_start(x, eps, norm="inf", clip_min=0.0, clip_max=1.0, seed=None):
     x = ops.convert_to_tensor(x)
     shape = ops.shape(x)
     if norm == "inf":
-        delta = random.uniform(shape, minval=-eps, maxval=eps, dtype=x.dtype, seed=seed)
+        delta = eps * random.uniform(shape, minval=-1.0, maxval=1.0, dtype=x.dtype, seed=seed)
     else:
         direction = random.normal(shape, dtype=x.dtype, seed=seed)
         direction = direction / ops.maximum(_per_example_l2(direction), ops.cast(_EPS, x.dtype))

@@ -8,8 +8,6 @@ target model's loss on them (REINFORCE), regularised by the clean accuracy of th
 updated target model.
 """
 
-import math
-
 import keras
 from keras import ops
 
@@ -210,22 +208,11 @@ class LASATAdversarialModel(AdversarialModel):
         x = tf.convert_to_tensor(x)
         eps, alpha, steps = self.attack_parameters(actions)
         eps_b, alpha_b = _broadcast(eps, x), _broadcast(alpha, x)
-        x_adv = x
+        bounds = (self.norm, self.clip_min, self.clip_max)
         if self.random_start:
-            shape = ops.shape(x)
-            if self.norm == "inf":
-                noise = keras.random.uniform(shape, -1.0, 1.0, x.dtype, self._seed_generator)
-            else:
-                # uniform in the unit L2 ball: Gaussian direction, radius U^(1/d)
-                gauss = keras.random.normal(shape, dtype=x.dtype, seed=self._seed_generator)
-                u = keras.random.uniform((shape[0],), dtype=x.dtype, seed=self._seed_generator)
-                dim = math.prod(int(d) for d in x.shape[1:])
-                radius = _broadcast(ops.power(u, 1.0 / dim), x)
-                noise = attacks.steepest_ascent_direction(gauss, 2) * radius
-            x_adv = x + eps_b * noise
-        x_adv = attacks.project_perturbation(
-            x_adv, x, eps_b, self.norm, self.clip_min, self.clip_max
-        )
+            x_adv = attacks.random_start(x, eps_b, *bounds, seed=self._seed_generator)
+        else:
+            x_adv = attacks.project_perturbation(x, x, eps_b, *bounds)
         for t in range(max(self.space.steps)):
             grad = self.input_gradient(x_adv, y)
             stepped = attacks.pgd_step(
