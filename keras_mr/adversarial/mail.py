@@ -9,14 +9,8 @@ import keras
 from keras import ops
 
 from keras_mr._internal.distribution import all_sum
+from keras_mr.adversarial.losses import label_indices
 from keras_mr.adversarial.pgd import PGDAdversarialModel
-
-
-def _label_index(y, num_classes):
-    y = ops.convert_to_tensor(y)
-    if len(y.shape) >= 2 and y.shape[-1] == num_classes and num_classes != 1:
-        return ops.cast(ops.argmax(y, axis=-1), "int32")
-    return ops.cast(ops.reshape(y, (-1,)), "int32")
 
 
 def probabilistic_margin(y, logits):
@@ -43,7 +37,7 @@ def probabilistic_margin(y, logits):
     """
     logits = ops.cast(logits, "float32")
     probs = ops.softmax(logits, axis=-1)
-    onehot = ops.one_hot(_label_index(y, logits.shape[-1]), logits.shape[-1], dtype="float32")
+    onehot = ops.one_hot(label_indices(y, logits), logits.shape[-1], dtype="float32")
     true = ops.sum(probs * onehot, axis=-1)
     # the true class is masked with -1 (probabilities are >= 0)
     other = ops.max(probs * (1.0 - onehot) - onehot, axis=-1)
