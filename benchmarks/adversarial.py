@@ -287,29 +287,6 @@ def train(method, use_mr, x, y, args, seed):
     return model, weighter.num_updates
 
 
-def format_mean_std_table(rows, digits=2):
-    """``{name: [robust_accuracy result per seed]}`` -> the paper's table, ``mean ± std`` (%).
-
-    The standard deviation is over the seeds (``ddof=1``; 0 with one seed).
-    """
-    columns = list(next(iter(rows.values()))[0])
-    head, eps_row = ["Method"], ["ϵ"]
-    for key in columns:
-        kind, eps = ("natural", "0") if key == "natural" else key.split("@", 1)
-        head.append("Natural Images" if key == "natural" else kind.upper())
-        eps_row.append(eps)
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines.append("| " + " | ".join(eps_row) + " |")
-    for name, results in rows.items():
-        cells = [name]
-        for key in columns:
-            values = 100 * np.array([r[key] for r in results])
-            std = values.std(ddof=1) if len(values) > 1 else 0.0
-            cells.append(f"{values.mean():.{digits}f} ± {std:.{digits}f}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def robust_table(x, y, xt, yt, args):
     """Every method of ``--methods`` without and with MR, every seed: the mean ± std table."""
     rows = {}
@@ -328,7 +305,7 @@ def robust_table(x, y, xt, yt, args):
                 )
                 mr = "" if updates is None else f", {updates} MR updates"
                 print(f"  {label} seed {seed}: {time.perf_counter() - t0:.0f}s{mr}", flush=True)
-    return format_mean_std_table(rows)
+    return keras_mr.format_robust_table(rows)  # per-seed lists: mean ± std
 
 
 def main(argv=None):

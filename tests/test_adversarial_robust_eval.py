@@ -88,6 +88,17 @@ def test_format_robust_table_papers_layout():
         keras_mr.format_robust_table({})
 
 
+def test_format_robust_table_mean_and_std_over_seeds():
+    rows = {"Adv.": [{"natural": 0.90, "pgd@0.01": 0.80}, {"natural": 0.92, "pgd@0.01": 0.84}],
+            "Adv.+MR": [{"natural": 0.91, "pgd@0.01": 0.82}]}
+    lines = keras_mr.format_robust_table(rows).splitlines()
+    assert lines[0] == "| Method | Natural Images | PGD |"
+    assert lines[2] == "| ϵ | 0 | 0.01 |"
+    # sample std (ddof=1) of 90 and 92 is sqrt(2) = 1.41; one seed has std 0
+    assert lines[3] == "| Adv. | 91.00 ± 1.41 | 82.00 ± 2.83 |"
+    assert lines[4] == "| Adv.+MR | 91.00 ± 0.00 | 82.00 ± 0.00 |"
+
+
 def test_eps_labels():
     assert eps_label(8 / 255) == "8/255"
     assert eps_label(0.01) == "0.01"

@@ -229,7 +229,9 @@ def format_robust_table(rows, percent=True, digits=2):
     """Formats robust-accuracy results as a markdown table (papers' layout).
 
     Args:
-        rows: ``{method_name: robust_accuracy(...) result}``.
+        rows: ``{method_name: robust_accuracy(...) result}``, or ``{method_name: [result
+            per seed, ...]}`` for ``mean ± std`` cells (std over the seeds, ``ddof=1``;
+            0 with one seed).
         percent: print accuracies in percent (as the papers do).
         digits: decimals.
 
@@ -241,9 +243,10 @@ def format_robust_table(rows, percent=True, digits=2):
         raise ValueError("`rows` is empty: pass {method_name: results}.")
     columns = []
     for res in rows.values():
-        for key in res:
-            if key not in columns:
-                columns.append(key)
+        for seed_result in res if isinstance(res, (list, tuple)) else [res]:
+            for key in seed_result:
+                if key not in columns:
+                    columns.append(key)
     head = ["Method"]
     eps_row = ["ϵ"]
     for key in columns:
@@ -259,14 +262,17 @@ def format_robust_table(rows, percent=True, digits=2):
         "|" + "---|" * len(head),
         "| " + " | ".join(eps_row) + " |",
     ]
+    scale, places = (100.0, digits) if percent else (1.0, digits + 2)
     for name, res in rows.items():
         cells = [name]
         for key in columns:
-            v = res.get(key)
-            if v is None:
-                cells.append("")
+            if isinstance(res, (list, tuple)):
+                values = scale * np.array([r[key] for r in res])
+                std = values.std(ddof=1) if len(values) > 1 else 0.0
+                cells.append(f"{values.mean():.{places}f} ± {std:.{places}f}")
             else:
-                cells.append(f"{100 * v:.{digits}f}" if percent else f"{v:.{digits + 2}f}")
+                v = res.get(key)
+                cells.append("" if v is None else f"{scale * v:.{places}f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
