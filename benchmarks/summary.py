@@ -260,9 +260,7 @@ def time_steps(models, blocks, block_steps):
         for name in order.permutation(list(runners)):  # no method always follows another
             run = runners[name]
             for _ in range(block_steps):
-                with Stopwatch() as watch:
-                    run()
-                for clock, seconds in watch.seconds.items():
+                for clock, seconds in both_clocks(run).items():
                     samples[name][clock].append(seconds)
     return {
         name: {clock: float(np.percentile(values, 20)) for clock, values in per_clock.items()}

@@ -96,10 +96,9 @@ class PerExampleLossPass:
         shard = getattr(eval_dataset, "shard", None)  # tf.data datasets have a method of that name
         if not isinstance(shard, processes.ProcessShard):
             shard = processes.process_shard()
-        batch_losses = self._batch_losses()
         for x, y, idx in eval_dataset.as_numpy_iterator():
             xg, yg = processes.global_batch((x, y), shard)
-            losses = keras.ops.reshape(batch_losses(xg, yg), (-1,))
+            losses = keras.ops.reshape(self._batch_losses()(xg, yg), (-1,))
             idx_parts.append(np.asarray(idx).reshape(-1))
             # one process: the losses stay on the device until the pass ends
             loss_parts.append(losses if shard.count == 1 else processes.gather_rows(losses, shard))
@@ -229,11 +228,10 @@ def _jax_compiled_losses(loss_pass):
     )
 
     def fn(x, y):
-        if loss_pass._batch_fn is not fn:  # fell back to eager on an earlier batch
-            return loss_pass._batch_fn(x, y)
-        state = [[v.value for v in variables] for variables in _variables(model)]
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
         try:
-            return compiled(*state, x, y)
+            return compiled(trainable, non_trainable, x, y)
         except untraceable as err:
             warnings.warn(
                 "The MR loss pass could not compile the per-example loss with jax.jit "
@@ -245,10 +243,6 @@ def _jax_compiled_losses(loss_pass):
             return loss_pass._batch_fn(x, y)
 
     return fn
-
-
-def _variables(model):
-    return model.trainable_variables, model.non_trainable_variables
 
 
 def _widen_label_range(label_range, y):
