@@ -278,7 +278,7 @@ def train(method, use_mr, x, y, args, seed):
     per_example = None if method == "plain" else keras_mr.mr_per_example_loss
     every = mr_update_every(epochs, len(x) // args.batch_size)
     weighter = keras_mr.MRSampleWeighter(
-        eta=args.eta, per_example_loss_fn=per_example, update_every=every
+        eta=args.eta, max_weight=None, per_example_loss_fn=per_example, update_every=every
     )
     ds = weighter.attach(
         x, y, batch_size=args.batch_size, shuffle=True, seed=seed, drop_remainder=True

@@ -221,7 +221,7 @@ def run_accuracy(args):
         evaluator = CleanEval(xt, yt)
         t0 = time.time()
         if uses_mr:
-            weighter = keras_mr.MRSampleWeighter(eta=args.eta, noise_mask=flipped)
+            weighter = keras_mr.MRSampleWeighter(eta=args.eta, max_weight=None, noise_mask=flipped)
             ds = weighter.attach(
                 x, labels, batch_size=args.batch_size, shuffle=True, seed=args.seed
             )

@@ -233,7 +233,7 @@ def run_methods(args, setup, keras, keras_mr, meta_data, MetaWeightNet):
         callbacks = []
         weighter = None
         if with_mr:
-            weighter = keras_mr.MRSampleWeighter(eta=args.mr_eta)
+            weighter = keras_mr.MRSampleWeighter(eta=args.mr_eta, max_weight=None)
             base = weighter.attach(split.x_train, split.y_train, batch_size=args.batch_size, seed=0)
             callbacks.append(weighter)
         else:

@@ -67,7 +67,7 @@ def time_epochs(mode, x, y, args):
         )
         data = dict(x=ds, shuffle=False)
     else:
-        weighter = keras_mr.MRSampleWeighter(eta=0.01, loss_source=mode)
+        weighter = keras_mr.MRSampleWeighter(eta=0.01, max_weight=None, loss_source=mode)
         ds = weighter.attach(
             x, y, batch_size=args.batch_size, seed=0, eval_batch_size=args.eval_batch_size
         )

@@ -120,7 +120,7 @@ def figures_mr():
     """MR page: weight histograms over epochs, noisy mass, accuracy; random weighting page."""
     data, noisy, build = _default_data()
     mask = noisy.noisy_mask
-    mr = keras_mr.MRSampleWeighter(eta=0.5, noise_mask=mask)
+    mr = keras_mr.MRSampleWeighter(eta=0.5, max_weight=None, noise_mask=mask)
     mr_hist, mr_w = _fit_weighted(data, noisy, build, mr)
     rnd = keras_mr.RandomSampleWeighter(seed=0, noise_mask=mask)
     rnd_hist, rnd_w = _fit_weighted(data, noisy, build, rnd)
@@ -178,9 +178,9 @@ def figures_eta():
     mask = noisy.noisy_mask
     n = len(mask)
     settings = {
-        "eta 0.05": dict(eta=0.05),
-        "eta 0.5": dict(eta=0.5),
-        "eta 5": dict(eta=5.0),
+        "eta 0.05": dict(eta=0.05, max_weight=None),
+        "eta 0.5": dict(eta=0.5, max_weight=None),
+        "eta 5": dict(eta=5.0, max_weight=None),
         "eta 5, cap 2/N": dict(eta=5.0, max_weight=2.0 / n),
     }
     ess, mass, acc = {}, {}, {}
@@ -343,7 +343,7 @@ def figures_adversarial():
         cb, nat, rob = robust_curve(model, model)
         if with_mr:
             weighter = keras_mr.MRSampleWeighter(
-                eta=0.1, per_example_loss_fn=keras_mr.mr_per_example_loss
+                eta=0.1, max_weight=None, per_example_loss_fn=keras_mr.mr_per_example_loss
             )
             model.fit(
                 weighter.attach(x, y, batch_size=100, seed=0),

@@ -37,7 +37,7 @@ def main():
     model.compile(
         "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
     )
-    weighter = keras_mr.MRSampleWeighter(eta=0.5, noise_mask=noisy.noisy_mask)
+    weighter = keras_mr.MRSampleWeighter(noise_mask=noisy.noisy_mask)
     train_ds = weighter.attach(data.x_train, noisy.noisy_labels, batch_size=64, seed=0)
     model.fit(
         train_ds,

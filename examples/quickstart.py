@@ -49,7 +49,7 @@ def main(epochs=25):
     plain = make_model()
     plain.fit(x, y_noisy, batch_size=32, epochs=epochs, verbose=0)
 
-    weighter = keras_mr.MRSampleWeighter(eta=0.5, noise_mask=noisy)
+    weighter = keras_mr.MRSampleWeighter(noise_mask=noisy)  # eta, cap: "auto"
     model = make_model()
     model.fit(
         weighter.attach(x, y_noisy, batch_size=32, seed=0),

@@ -22,7 +22,7 @@ y[noisy] ^= 1
 keras.utils.set_random_seed(0)
 model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(2)])
 model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-weighter = keras_mr.MRSampleWeighter(eta=0.5, noise_mask=noisy)
+weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5, noise_mask=noisy)
 hist = model.fit(weighter.attach(x, y, batch_size=32, seed=0), epochs=8, verbose=0, shuffle=False,
                  callbacks=[weighter])
 loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
@@ -32,7 +32,7 @@ last = np.asarray(loss(y, model(x, training=False)))
 keras.utils.set_random_seed(0)
 model2 = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dense(2)])
 model2.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-w_steps = keras_mr.MRSampleWeighter(eta=0.5, update_every=5, name="steps")
+w_steps = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5, update_every=5, name="steps")
 model2.fit(w_steps.attach(x, y, batch_size=32, seed=0), epochs=2, verbose=0, shuffle=False,
            callbacks=[w_steps])
 print(json.dumps({

@@ -46,7 +46,7 @@ model = keras.Sequential(
 model.compile(
     keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 )
-weighter = keras_mr.MRSampleWeighter(eta=1.0, verbose=0)
+weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=1.0, verbose=0)
 history = []
 
 

@@ -45,7 +45,7 @@ if loss_source == "train":
 model.compile(
     keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 )
-weighter = keras_mr.MRSampleWeighter(eta=1.0, loss_source=loss_source, update_every=update_every)
+weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=1.0, loss_source=loss_source, update_every=update_every)
 ds = weighter.attach(x, y, batch_size=32, shuffle=True)  # seed drawn, then saved with the state
 
 

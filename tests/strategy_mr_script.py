@@ -52,7 +52,7 @@ def run(strategy, steps_per_execution=1):
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             steps_per_execution=steps_per_execution,
         )
-    weighter = keras_mr.MRSampleWeighter(
+    weighter = keras_mr.MRSampleWeighter(max_weight=None,
         eta=1.0, loss_source=loss_source, update_every=UPDATE_EVERY
     )
     ds = weighter.attach(x, y, batch_size=32, shuffle=SHUFFLE, seed=3)

@@ -203,7 +203,7 @@ def test_weights_from_tf_data_triples():
     ds = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(4)
     a = _make("pgd", inner_a, random_start=False)
     a.compile(optimizer=keras.optimizers.SGD(0.5))
-    a.fit(ds, epochs=1, verbose=0)
+    a.fit(ds, epochs=1, verbose=0, shuffle=False)
     b = _weights_after_step(_make("pgd", inner_b, random_start=False),
                             x[1:2], y[1:2])
     for va, vb in zip(inner_a.get_weights(), b):
@@ -304,7 +304,7 @@ def test_free_at_sizes_perturbation_from_fit_data():
         model = keras_mr.FreeAdversarialModel(Net(), batch_size=8, eps=0.1)
         assert model.perturbation is None
         model.compile(optimizer="adam")
-        kw = {"batch_size": 8} if len(data) == 2 else {}
+        kw = {"batch_size": 8} if len(data) == 2 else {"shuffle": False}
         model.fit(*data, epochs=1, verbose=0, **kw)
         assert tuple(model.perturbation.shape) == (8, DIM)
         assert np.abs(_np(model.perturbation)).max() > 0
@@ -422,10 +422,10 @@ def test_with_mr_sample_weighter():
     x, y = _data(32)
     model = _make("pgd", mr_loss="adversarial")
     model.compile(optimizer="adam")
-    weighter = keras_mr.MRSampleWeighter(
+    weighter = keras_mr.MRSampleWeighter(max_weight=None,
         eta=0.5, per_example_loss_fn=keras_mr.mr_per_example_loss)
     ds = weighter.attach(x, y, batch_size=8, shuffle=True, seed=0)
-    model.fit(ds, epochs=2, verbose=0, callbacks=[weighter])
+    model.fit(ds, epochs=2, verbose=0, shuffle=False, callbacks=[weighter])
     p = np.asarray(weighter.weights)
     assert p.shape == (32,) and abs(p.sum() - 1) < 1e-5
     # adversarially hard examples (highest adversarial loss) get less weight
@@ -439,9 +439,9 @@ def test_mr_default_loss_pass_uses_natural_cross_entropy():
     x, y = _data(16)
     model = _make("free", batch_size=8)
     model.compile(optimizer=keras.optimizers.SGD(0.0))  # frozen parameters
-    weighter = keras_mr.MRSampleWeighter(eta=1.0)  # no per_example_loss_fn
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=1.0)  # no per_example_loss_fn
     ds = weighter.attach(x, y, batch_size=8, shuffle=False)
-    model.fit(ds, epochs=1, verbose=0, callbacks=[weighter])
+    model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=[weighter])
     log_p = np.log(np.asarray(weighter.weights, "float64"))
     natural = _np(model.per_example_loss(x, y, adversarial=False))
     centred = log_p + natural
@@ -458,9 +458,9 @@ def test_mr_train_losses_are_the_adversarial_step_losses(kind):
     model = _make(kind, **kw)
     model.compile(optimizer=keras.optimizers.SGD(0.0))  # frozen parameters
     eta = 0.5
-    weighter = keras_mr.MRSampleWeighter(eta=eta, loss_source="train")
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=eta, loss_source="train")
     ds = weighter.attach(x, y, batch_size=8, shuffle=True, seed=0)
-    model.fit(ds, epochs=1, verbose=0, callbacks=[weighter])
+    model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=[weighter])
     log_p = np.log(np.asarray(weighter.weights, "float64"))
     if kind == "pgd":
         losses = _np(model.per_example_loss(x, y, adversarial=True))

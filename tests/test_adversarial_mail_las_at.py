@@ -341,7 +341,7 @@ def test_mail_mr_train_losses_are_the_unweighted_adversarial_losses():
                                           random_start=False)
     model.compile(optimizer=keras.optimizers.SGD(0.0))  # frozen parameters
     eta = 0.5
-    weighter = keras_mr.MRSampleWeighter(eta=eta, loss_source="train")
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=eta, loss_source="train")
     ds = weighter.attach(x, y, batch_size=8, shuffle=True, seed=0)
     model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=[weighter])
     log_p = np.log(np.asarray(weighter.weights, "float64"))

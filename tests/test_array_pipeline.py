@@ -41,7 +41,7 @@ def test_pydataset_pipeline_trains_exactly_like_tf_data():
     x, y, _ = _blobs()
     weights = []
     for pipeline in ("tf.data", "pydataset"):
-        weighter = keras_mr.MRSampleWeighter(eta=1.0, verbose=0)
+        weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=1.0, verbose=0)
         ds = weighter.attach(x, y, batch_size=32, shuffle=False, pipeline=pipeline)
         _model().fit(ds, epochs=3, shuffle=False, verbose=0, callbacks=[weighter])
         weights.append(weighter.example_weights())
@@ -99,7 +99,7 @@ SCRIPT = textwrap.dedent(
 
     out = {}
     # one epoch: MR's update equals softmax(-eta * l) with l computed independently
-    w1 = keras_mr.MRSampleWeighter(eta=0.7, verbose=0)
+    w1 = keras_mr.MRSampleWeighter(max_weight=None, eta=0.7, verbose=0)
     m = model()
     m.fit(w1.attach(x, y, batch_size=50, seed=1), epochs=1, shuffle=False, verbose=0,
           callbacks=[w1])
@@ -109,7 +109,7 @@ SCRIPT = textwrap.dedent(
     expected = np.exp(-0.7 * (ce - ce.min()))
     out["first_update_err"] = float(np.max(np.abs(w1.example_weights() - expected / expected.sum())))
     # a longer run: MR moves weight off the flipped labels
-    w2 = keras_mr.MRSampleWeighter(eta=1.0, noise_mask=noisy, verbose=0)
+    w2 = keras_mr.MRSampleWeighter(max_weight=None, eta=1.0, noise_mask=noisy, verbose=0)
     model().fit(w2.attach(x, y, batch_size=50), epochs=8, shuffle=False, verbose=0,
                 callbacks=[w2])
     out["noisy_mass"] = float(w2.example_weights()[noisy].sum())

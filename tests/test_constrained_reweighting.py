@@ -313,7 +313,7 @@ def test_with_mr_sample_weighter(kwargs):
     base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
     model = keras_mr.ConstrainedReweightingModel(base, seed=0, **kwargs)
     model.compile(keras.optimizers.Adam(0.01), keras.losses.CategoricalCrossentropy(from_logits=True))
-    weighter = keras_mr.MRSampleWeighter(eta=0.5)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5)
     ds = weighter.attach(x, y1, batch_size=16, shuffle=True, seed=0)
     hist = model.fit(ds, epochs=2, verbose=0, shuffle=False, callbacks=[weighter])
     assert np.all(np.isfinite(hist.history["loss"]))
@@ -330,7 +330,7 @@ def test_mr_train_losses_are_the_wrapped_steps_losses():
     base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
     model = keras_mr.ConstrainedReweightingModel(base, seed=0, temperature=1.0)
     model.compile(keras.optimizers.SGD(0.0), keras.losses.CategoricalCrossentropy(from_logits=True))
-    weighter = keras_mr.MRSampleWeighter(eta=0.5, loss_source="train")
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5, loss_source="train")
     ds = weighter.attach(x, y1, batch_size=16, shuffle=True, seed=0)
     model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=[weighter])
     # lr = 0: the training-step losses equal the losses of the fixed model

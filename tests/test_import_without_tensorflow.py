@@ -20,7 +20,7 @@ SCRIPT = textwrap.dedent(
     out = {"tf_loaded": "tensorflow" in sys.modules, "names": len(keras_mr.__all__)}
     p, _, _ = keras_mr.mw_update(np.zeros(4), np.array([0.0, 1.0, 2.0, 3.0]), eta=1.0)
     out["mw_sum"] = float(np.exp(p).sum())
-    out["weighter"] = keras_mr.MRSampleWeighter(eta=0.1).loss_source
+    out["weighter"] = keras_mr.MRSampleWeighter(max_weight=None, eta=0.1).loss_source
     ds = keras_mr.MRSampleWeighter().attach(np.zeros((4, 2)), np.zeros(4), batch_size=2)
     out["pipeline"] = type(ds).__name__  # attach() itself falls back to a PyDataset
     errors = {}

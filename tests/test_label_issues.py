@@ -102,7 +102,7 @@ def test_random_weights_and_untrained_weighters_are_rejected():
 def test_mr_training_estimates_the_injected_noise_rate_and_flags_the_flipped_labels():
     x, y, noisy = noisy_blobs()
     model = blob_classifier()
-    weighter = keras_mr.MRSampleWeighter(eta=0.5, verbose=0)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5, verbose=0)
     model.fit(weighter.attach(x, y, batch_size=50, seed=0), epochs=8, shuffle=False, verbose=0,
               callbacks=[weighter])
     estimate = estimate_noise_rate(weighter, y)

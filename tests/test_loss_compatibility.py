@@ -222,7 +222,7 @@ def test_per_example_losses_are_the_compiled_loss(head, loss, shape, mr):
 
     if not mr:
         return
-    weighter = keras_mr.MRSampleWeighter(eta=0.5)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5)
     ds = weighter.attach(x, y, batch_size=16)
     model.fit(ds, epochs=2, shuffle=False, verbose=0, callbacks=[weighter])
     assert weighter.num_updates == 2
@@ -374,7 +374,7 @@ def test_multi_output_mr_training(dict_outputs):
     model.compile(keras.optimizers.SGD(0.05),
                   {"a": "sparse_categorical_crossentropy", "b": "mse"},
                   loss_weights={"a": 1.0, "b": 0.25}, run_eagerly=True)
-    weighter = keras_mr.MRSampleWeighter(eta=0.5)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5)
     ds = weighter.attach(x, {"a": ya, "b": yb}, batch_size=8)
     model.fit(ds, epochs=2, shuffle=False, verbose=0, callbacks=[weighter])
     assert weighter.num_updates == 2

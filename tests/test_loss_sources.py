@@ -81,7 +81,7 @@ class FixedLosses(keras_mr.mr.LossSource):
 def test_a_user_defined_source_drives_the_mw_update():
     x, y = _data(n=32)
     losses = np.linspace(0.0, 3.0, 32)
-    weighter = keras_mr.MRSampleWeighter(eta=0.5, loss_source=FixedLosses(losses), verbose=0)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5, loss_source=FixedLosses(losses), verbose=0)
     ds = weighter.attach(x, y, batch_size=8, seed=0)
     _model().fit(ds, epochs=2, shuffle=False, verbose=0, callbacks=[weighter])
     expected = np.exp(-0.5 * 2 * losses)  # two updates, same losses: p ~ exp(-eta * 2 l)

@@ -501,7 +501,7 @@ def test_with_mr_sample_weighter_end_to_end(loss_source):
     ])
     model = MetaWeightNet(clf, meta_loss="mae")
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    weighter = keras_mr.MRSampleWeighter(eta=0.5, loss_source=loss_source)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5, loss_source=loss_source)
     train = weighter.attach(split.x_train, split.y_train, batch_size=20, seed=0)
     ds = meta_data.with_meta_batches(train, meta_data.meta_dataset(split.x_meta, split.y_meta, 15))
     bn_before = clf.layers[1].moving_mean.numpy().copy()

@@ -51,7 +51,7 @@ def _accuracy(model, x, y):
 def test_mr_downweights_flipped_labels_and_beats_plain_training(loss_source):
     x, _, y_noisy, noisy, (x_test, y_test) = _noisy_blobs(n_test=2000)
 
-    weighter = keras_mr.MRSampleWeighter(eta=0.5, noise_mask=noisy, loss_source=loss_source)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5, noise_mask=noisy, loss_source=loss_source)
     model = _model(hidden=256, record=loss_source == "train")
     hist = model.fit(weighter.attach(x, y_noisy, batch_size=32, seed=0), epochs=25, verbose=0, shuffle=False, callbacks=[weighter])
     plain = _model(hidden=256)
@@ -69,7 +69,7 @@ def test_mr_downweights_flipped_labels_and_beats_plain_training(loss_source):
 
 def test_weights_match_hand_computed_update():
     x, _, y_noisy, _ = _noisy_blobs(n=200)
-    weighter = keras_mr.MRSampleWeighter(eta=0.7)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.7)
     model = _model()
     model.fit(weighter.attach(x, y_noisy, batch_size=50), epochs=2, verbose=0, shuffle=False, callbacks=[weighter])
     # after the last epoch: p = softmax(-eta * (l_1 + l_2)); recompute l_2 by hand
@@ -108,7 +108,7 @@ def test_weights_used_in_next_epoch_are_the_updated_ones():
         def on_epoch_begin(self, epoch, logs=None):
             seen.append(weighter._table.numpy().copy())
 
-    weighter = keras_mr.MRSampleWeighter(eta=1.0)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=1.0)
     ds = weighter.attach(x, y_noisy, batch_size=16)
     model = _model()
     model.fit(ds, epochs=2, verbose=0, shuffle=False, callbacks=[weighter, Spy()])
@@ -148,7 +148,7 @@ def test_max_weight_caps_weights_in_training():
 
 def test_eta_schedule_is_called_per_epoch_and_logged():
     x, _, y_noisy, _ = _noisy_blobs(n=100)
-    weighter = keras_mr.MRSampleWeighter(eta_schedule=lambda epoch: 0.1 * (epoch + 1))
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta_schedule=lambda epoch: 0.1 * (epoch + 1))
     h = _model().fit(weighter.attach(x, y_noisy, batch_size=50), epochs=3, verbose=0, shuffle=False, callbacks=[weighter])
     np.testing.assert_allclose(h.history["mr_eta"], [0.1, 0.2, 0.3])
 
@@ -188,7 +188,7 @@ def test_history_and_csv_logger_see_diagnostics(tmp_path):
 # ---------------------------------------------------------------- resume
 def _run(tmp_path, epochs, callbacks_order, interrupt_at=None, backup=True):
     x, _, y_noisy, _ = _noisy_blobs(n=200)
-    weighter = keras_mr.MRSampleWeighter(eta=0.5)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5)
     ds = weighter.attach(x, y_noisy, batch_size=50, seed=0, shuffle=False)
     model = _model()
     cbs = {"mr": weighter}
@@ -220,12 +220,12 @@ def test_resume_with_backup_and_restore_is_exact(tmp_path, order):
 
 def test_state_round_trips_with_save_weights(tmp_path):
     x, _, y_noisy, _ = _noisy_blobs(n=100)
-    weighter = keras_mr.MRSampleWeighter(eta=0.5)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5)
     model = _model()
     model.fit(weighter.attach(x, y_noisy, batch_size=50), epochs=2, verbose=0, shuffle=False, callbacks=[weighter])
     path = str(tmp_path / "m.weights.h5")
     model.save_weights(path)
-    w2 = keras_mr.MRSampleWeighter(eta=0.5)
+    w2 = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5)
     w2.attach(x, y_noisy, batch_size=50)
     model2 = _model(seed=1)
     w2.set_model(model2)
@@ -336,7 +336,7 @@ def test_bad_arguments(kwargs, match):
 
 def test_eta_schedule_returning_nonpositive():
     x, _, y_noisy, _ = _noisy_blobs(n=100)
-    weighter = keras_mr.MRSampleWeighter(eta_schedule=lambda e: 0.0)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta_schedule=lambda e: 0.0)
     with pytest.raises(ValueError, match="eta_schedule"):
         _model().fit(weighter.attach(x, y_noisy, batch_size=50), epochs=1, verbose=0, shuffle=False, callbacks=[weighter])
 
@@ -371,7 +371,7 @@ def test_fit_step_uses_weight_sum_normalised_gradient():
 def test_augment_applies_to_training_batches_only_and_cache_is_before_lookup():
     x, _, y_noisy, _ = _noisy_blobs(n=64)
     seen_train = []
-    weighter = keras_mr.MRSampleWeighter(eta=1.0)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=1.0)
     ds = weighter.attach(x, y_noisy, batch_size=16, augment=lambda xb: xb * 0.0, cache=True)
     for xb, _, _ in ds:
         seen_train.append(float(np.abs(xb.numpy()).sum()))
@@ -387,7 +387,7 @@ def test_unbatched_indexed_dataset_and_batched_with_eval_data_agree():
     x, _, y_noisy, _ = _noisy_blobs(n=96)
     results = []
     for mode in ["unbatched", "batched"]:
-        weighter = keras_mr.MRSampleWeighter(eta=1.0)
+        weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=1.0)
         base = keras_mr.indexed_dataset(x, y_noisy)
         if mode == "unbatched":
             ds = weighter.attach(base, batch_size=32, shuffle=False)

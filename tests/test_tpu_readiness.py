@@ -32,7 +32,7 @@ def _setup(source):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 6)).astype("float32")
     y = rng.integers(0, 3, 64).astype("int32")
-    weighter = keras_mr.MRSampleWeighter(eta=0.5, loss_source=source)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5, loss_source=source)
     ds = weighter.attach(x, y, batch_size=16, drop_remainder=True)
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
                               keras.layers.Dense(3)])

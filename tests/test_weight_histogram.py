@@ -30,7 +30,7 @@ def test_histograms_of_two_epochs_are_read_back(tmp_path):
     noisy = np.zeros(120, bool)
     noisy[:30] = True
     y[noisy] ^= 1
-    weighter = keras_mr.MRSampleWeighter(eta=1.0, noise_mask=noisy)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=1.0, noise_mask=noisy)
     hist = keras_mr.callbacks.WeightHistogram(weighter, tmp_path / "w", buckets=10)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))

@@ -53,7 +53,7 @@ def test_attach_counts_rows_of_nested_labels_not_dict_keys():
 @pytest.mark.parametrize("record", [False, True], ids=["eval", "train"])
 def test_per_epoch_updates_with_steps_per_execution(record):
     x, y = _data()
-    weighter = keras_mr.MRSampleWeighter(eta=0.5, loss_source="train" if record else "eval")
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5, loss_source="train" if record else "eval")
     model = _model(record=record, steps_per_execution=4)
     # 96 / 8 = 12 steps per epoch; used to raise a false "repeat()ed" error.
     model.fit(weighter.attach(x, y, batch_size=8), epochs=3, verbose=0, shuffle=False,
@@ -64,7 +64,7 @@ def test_per_epoch_updates_with_steps_per_execution(record):
 @pytest.mark.parametrize("spe, k", [(1, 5), (4, 4), (4, 6), (4, 9), (5, 10)])
 def test_update_every_counts_steps_not_executions(spe, k):
     x, y = _data()
-    weighter = keras_mr.MRSampleWeighter(eta=0.5, update_every=k)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5, update_every=k)
     model = _model(steps_per_execution=spe)
     model.fit(weighter.attach(x, y, batch_size=8), epochs=3, verbose=0, shuffle=False,
               callbacks=[weighter])
@@ -122,7 +122,7 @@ def test_batches_drawn_more_than_two_steps_after_an_update_carry_new_weights():
 # --------------------------------------------------- load_weights (bug 4)
 def _train_and_save(tmp_path, epochs=3):
     x, y = _data()
-    weighter = keras_mr.MRSampleWeighter(eta=0.5)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5)
     model = _model()
     model.fit(weighter.attach(x, y, batch_size=16), epochs=epochs, verbose=0, shuffle=False,
               callbacks=[weighter])
@@ -133,7 +133,7 @@ def _train_and_save(tmp_path, epochs=3):
 
 def test_load_weights_without_the_state_raises_instead_of_restarting(tmp_path):
     x, y, _, _, path = _train_and_save(tmp_path)
-    weighter = keras_mr.MRSampleWeighter(eta=0.5)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5)
     ds = weighter.attach(x, y, batch_size=16)
     model = _model()
     with warnings.catch_warnings():
@@ -145,7 +145,7 @@ def test_load_weights_without_the_state_raises_instead_of_restarting(tmp_path):
 
 def test_load_weights_after_set_model_continues_the_history(tmp_path):
     x, y, old, _, path = _train_and_save(tmp_path)
-    weighter = keras_mr.MRSampleWeighter(eta=0.5)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5)
     ds = weighter.attach(x, y, batch_size=16)
     model = _model()
     weighter.set_model(model)
@@ -158,7 +158,7 @@ def test_load_weights_after_set_model_continues_the_history(tmp_path):
 
 def test_resume_false_starts_afresh_at_a_later_epoch(tmp_path):
     x, y, _, model, _ = _train_and_save(tmp_path)
-    weighter = keras_mr.MRSampleWeighter(eta=0.5, resume=False)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5, resume=False)
     model.fit(weighter.attach(x, y, batch_size=16), epochs=4, initial_epoch=3, verbose=0,
               shuffle=False, callbacks=[weighter])
     assert weighter.num_updates == 1
@@ -166,15 +166,15 @@ def test_resume_false_starts_afresh_at_a_later_epoch(tmp_path):
 
 def test_new_weighter_on_a_trained_model_must_choose(tmp_path):
     x, y, old, model, _ = _train_and_save(tmp_path)
-    fresh = keras_mr.MRSampleWeighter(eta=0.5)
+    fresh = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5)
     ds = fresh.attach(x, y, batch_size=16)
     with pytest.raises(ValueError, match="resume=True"):
         model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=[fresh])
-    inherit = keras_mr.MRSampleWeighter(eta=0.5, resume=True)
+    inherit = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5, resume=True)
     ds = inherit.attach(x, y, batch_size=16)
     model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=[inherit])
     assert inherit.num_updates == 4
-    reset = keras_mr.MRSampleWeighter(eta=0.5, resume=False)
+    reset = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5, resume=False)
     ds = reset.attach(x, y, batch_size=16)
     model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=[reset])
     assert reset.num_updates == 1
@@ -182,7 +182,7 @@ def test_new_weighter_on_a_trained_model_must_choose(tmp_path):
 
 def test_same_weighter_continues_across_fit_calls():
     x, y = _data()
-    weighter = keras_mr.MRSampleWeighter(eta=0.5)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5)
     ds = weighter.attach(x, y, batch_size=16)
     model = _model()
     model.fit(ds, epochs=2, verbose=0, shuffle=False, callbacks=[weighter])
@@ -293,7 +293,7 @@ def test_two_weighters_with_the_same_name_on_one_model():
 
 def test_huge_eta_warns_with_the_effective_sample_size():
     x, y = _data()
-    weighter = keras_mr.MRSampleWeighter(eta=1e6)
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=1e6)
     with pytest.warns(RuntimeWarning, match=r"effective sample size 1\.0"):
         _model().fit(weighter.attach(x, y, batch_size=16), epochs=1, verbose=0, shuffle=False,
                      callbacks=[weighter])
@@ -311,7 +311,7 @@ def test_plain_model_with_training_losses_gets_the_wrapper_recipe():
 @pytest.mark.parametrize("fit_verbose, shown", [(0, False), (1, True)])
 def test_loss_pass_progress_follows_fit_verbosity(capsys, fit_verbose, shown):
     x, y = _data()
-    weighter = keras_mr.MRSampleWeighter(eta=0.5)  # verbose="auto"
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5)  # verbose="auto"
     _model().fit(weighter.attach(x, y, batch_size=16), epochs=1, verbose=fit_verbose,
                  shuffle=False, callbacks=[weighter])
     out = capsys.readouterr().out

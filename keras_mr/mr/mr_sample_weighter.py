@@ -7,6 +7,7 @@ from keras_mr.mr import auto_tuning
 from keras_mr.mr.capped_simplex import project_capped_simplex_log
 from keras_mr.mr.loss_sources import get_loss_source
 from keras_mr.mr.multiplicative_weights import check_eta
+from keras_mr.mr.multiplicative_weights import check_finite
 from keras_mr.mr.multiplicative_weights import mw_update
 from keras_mr.mr.sample_weighter import SampleWeighter
 
@@ -70,12 +71,15 @@ class MRSampleWeighter(SampleWeighter):
     uninterrupted one (with op determinism on).
 
     Args:
-        eta: MW step size ``> 0`` (the paper uses 0.01 for cross-entropy), or
-            ``"auto"``: chosen at every update so that the effective sample size moves
-            from ``N`` towards the estimated number of clean examples over five updates
-            (:mod:`keras_mr.mr.auto_tuning`; logs ``mr_noise_rate``).
-        max_weight: optional cap kappa on every ``p_i`` (``>= 1/N``), or ``"auto"``:
-            ``1 / ((1 - r) N)`` with ``r`` the noise rate estimated at each update.
+        eta: ``"auto"`` (default) or the MW step size ``> 0`` (the paper uses 0.01 for
+            cross-entropy on CIFAR).  ``"auto"`` chooses ``eta`` at every update from the
+            losses, so that the weights move from uniform to a working sharpness over
+            five updates whatever the loss scale (:mod:`keras_mr.mr.auto_tuning`; logs
+            ``mr_noise_rate``, the rate that steers it).
+        max_weight: ``"auto"`` (default), a cap kappa on every ``p_i`` (``>= 1/N``), or
+            ``None`` (no cap).  ``"auto"`` is ``1 / ((1 - r) N)`` with ``r`` the noise
+            rate read off the losses at each update, so the weights cannot collapse onto
+            a few examples.
         eta_schedule: optional ``fn(epoch) -> eta`` (0-based epoch of the
             update); replaces ``eta``.
         history_mode: ``"rescale"`` or ``"accumulate"`` (see above).
@@ -101,7 +105,7 @@ class MRSampleWeighter(SampleWeighter):
     Example:
 
     ```python
-    weighter = keras_mr.MRSampleWeighter(eta=0.01)
+    weighter = keras_mr.MRSampleWeighter()  # eta="auto", max_weight="auto"
     train_ds = weighter.attach(x_train, y_train, batch_size=128)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(train_ds, epochs=20, shuffle=False, callbacks=[weighter])
@@ -113,8 +117,8 @@ class MRSampleWeighter(SampleWeighter):
 
     def __init__(
         self,
-        eta=0.01,
-        max_weight=None,
+        eta="auto",
+        max_weight="auto",
         *,
         eta_schedule=None,
         history_mode="rescale",
@@ -159,10 +163,13 @@ class MRSampleWeighter(SampleWeighter):
                 f"`history_mode` must be 'rescale' or 'accumulate', got {history_mode!r}."
             )
         self.history_mode = history_mode
-        if self.eta == "auto" and (history_mode != "rescale" or eta_schedule is not None):
+        # an eta_schedule replaces eta, "auto" (the default) included
+        self._auto_eta = self.eta == "auto" and eta_schedule is None
+        if self._auto_eta and history_mode != "rescale":
             raise ValueError(
                 "eta='auto' chooses eta at every update from the whole history: it needs "
-                "history_mode='rescale' and no eta_schedule."
+                "history_mode='rescale'. Give a number for eta, or an eta_schedule, with "
+                "history_mode='accumulate'."
             )
         self.loss_source_object = get_loss_source(loss_source, **kwargs)
         self.loss_source = self.loss_source_object.name
@@ -210,9 +217,14 @@ class MRSampleWeighter(SampleWeighter):
 
     # --------------------------------------------------------------- update
     def _eta_for(self, epoch, cumulative, update_index):
-        if self.eta == "auto":
+        if self._auto_eta:
             target = auto_tuning.ess_target(self._noise_rate, update_index)
-            return auto_tuning.eta_for_ess(cumulative, target)
+            eta = auto_tuning.eta_for_ess(cumulative, target)
+            # eta never decreases (the distribution keeps sharpening as the history
+            # grows); rounded to float32 so that a restored state repeats it exactly.
+            eta = float(np.float32(max(eta, float(self._state.eta.numpy()))))
+            self._state.eta.assign(eta)
+            return eta
         if self.eta_schedule is None:
             return self.eta
         return check_eta(self.eta_schedule(epoch), name="eta_schedule(epoch)")
@@ -220,8 +232,13 @@ class MRSampleWeighter(SampleWeighter):
     def _new_log_weights(self, update_index, epoch):
         state = self._state
         losses = self._collect_losses()
-        if "auto" in (self.eta, self.max_weight):
-            self._noise_rate = auto_tuning.noise_rate_from_losses(losses)
+        check_finite(losses, "losses")
+        if self._auto_eta or self.max_weight == "auto":
+            # the guiding rate never decreases (auto_tuning's docstring says why);
+            # float32 so that a restored state repeats it exactly
+            rate = auto_tuning.guiding_noise_rate(losses, float(state.noise_rate.numpy()))
+            self._noise_rate = float(np.float32(rate))
+            state.noise_rate.assign(self._noise_rate)
         history = np.asarray(state.cumulative_loss.numpy(), np.float64) + losses
         eta = self._eta_for(epoch, history, update_index)
         self._current_eta = eta

@@ -73,7 +73,7 @@ def mw_log_weights(cumulative_loss, eta):
             "`cumulative_loss` must be 1-D (one value per example), "
             f"got shape {cumulative_loss.shape}."
         )
-    _check_finite(cumulative_loss, "cumulative_loss")
+    check_finite(cumulative_loss, "cumulative_loss")
     return log_softmax(-eta * cumulative_loss)
 
 
@@ -98,7 +98,7 @@ def mw_update(cumulative_loss, losses, eta, history_mode="rescale", scaled_histo
     """
     eta = check_eta(eta)
     losses = np.asarray(losses, dtype=np.float64)
-    _check_finite(losses, "losses")
+    check_finite(losses, "losses")
     if cumulative_loss is None:
         cumulative_loss = np.zeros_like(losses)
     if scaled_history is None:
@@ -121,7 +121,7 @@ def mw_update(cumulative_loss, losses, eta, history_mode="rescale", scaled_histo
     return log_p, cumulative_loss, scaled_history
 
 
-def _check_finite(values, name):
+def check_finite(values, name):
     bad = ~np.isfinite(values)
     if np.any(bad):
         idx = np.flatnonzero(bad)

@@ -48,8 +48,15 @@ def build_parser():
     p.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--lr-decay", default="none", choices=["none", "cosine"])
-    p.add_argument("--eta", type=float, default=0.5, help="MR step size (default 0.5)")
-    p.add_argument("--max-weight", type=float, default=None, help="MR cap kappa on p_i")
+    p.add_argument(
+        "--eta", type=auto_or_float, default="auto", help="MR step size or 'auto' (default)"
+    )
+    p.add_argument(
+        "--max-weight",
+        type=auto_or_float,
+        default="auto",
+        help="MR cap kappa on p_i, 'auto' (default) or 'none'",
+    )
     p.add_argument("--train-size", type=int, default=None, help="stratified training subset")
     p.add_argument("--test-size", type=int, default=None, help="stratified test subset")
     p.add_argument(
@@ -63,6 +70,17 @@ def build_parser():
         "--verbose", type=int, default=1, help="0 quiet, 1 a line per run, 2 Keras progress"
     )
     return p
+
+
+def auto_or_float(text):
+    """``"auto"``, ``None`` (for ``"none"``) or a float: the MR settings' argument type."""
+    if text in ("auto", "none"):
+        return None if text == "none" else text
+    try:
+        return float(text)
+    except ValueError:
+        message = f"expected a number, 'auto' or 'none', got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
 
 
 def main(argv=None):

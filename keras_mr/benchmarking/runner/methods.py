@@ -81,8 +81,8 @@ def _mr(ctx):
     from keras_mr.mr.mr_sample_weighter import MRSampleWeighter
 
     weighter = MRSampleWeighter(
-        eta=ctx.options.get("eta", 0.5),
-        max_weight=ctx.options.get("max_weight"),
+        eta=ctx.options.get("eta", "auto"),
+        max_weight=ctx.options.get("max_weight", "auto"),
         noise_mask=ctx.noisy_mask,
     )
     ds = weighter.attach(ctx.data.x_train, ctx.y_noisy, batch_size=ctx.batch_size, seed=ctx.seed)
