@@ -12,22 +12,26 @@ the method can reach on this machine, built from probes timed in the same run:
 * ``empty`` -- a step that only reads its batch (the fixed cost of a ``fit`` step);
 * ``predict`` -- ``model.predict`` over the training set at the loss pass's batch size.
 
-A probe's *marginal* cost is its time minus the empty step's, so the floors are:
-the extra loss pass ``1 + predict / plain epoch``; CICW-Mixup (one extra forward of the
-batch) ``1 + (forward - empty) / plain``; an attack of ``k`` iterations ``1 + k * g /
-plain`` with ``g`` the marginal cost of one input-gradient pass (TRADES adds the
-natural forward it shares with the loss).  A target below the floor cannot be met on
+A probe's *marginal* cost is its time minus the empty step's, so the floors are: an MR
+epoch ``weighted`` (a plain epoch on uniformly weighted batches, as MR trains on weighted
+ones), plus ``predict / plain epoch`` for the extra loss pass; CICW-Mixup (one extra
+forward of the batch) ``1 + (forward - empty) / plain``; an attack of ``k`` iterations
+``1 + k * g / plain`` with ``g`` the marginal cost of one input-gradient pass (TRADES
+adds the natural forward it shares with the loss).  A target below the floor cannot be met on
 this machine; the floor says by how much.
 
 Steps are timed on Keras' own compiled ``fit`` step (``model.make_train_function()``,
 without the callback loop around it), the methods of a group taking turns in blocks;
-a step's time is the 20th percentile of its steps.  Epochs are timed inside ``fit``
-(the median of epochs 2..E), the fastest of the interleaved rounds.  Both clocks are
+a step's time is the 20th percentile of its steps.  Two identical models can differ by
+a few per cent (the A/A rows), so every MLP method is timed on ``--instances`` identical
+models and its time is their geometric mean.  Epochs are timed inside ``fit`` (the median
+of epochs 2..E) on a fresh model every round; a ratio is the median over the interleaved
+rounds of the ratio within each round.  Both clocks are
 reported: ``cpu`` (process CPU time, all threads: the work done, little disturbed by
 other processes; the targets are checked on it) and ``wall``.
 
     python benchmarks/summary.py                    # small sizes: a few minutes on 2 cores
-    python benchmarks/summary.py --blocks 40 --mr-rounds 5    # more repetitions
+    python benchmarks/summary.py --blocks 80 --instances 3 --mr-rounds 9  # more repetitions
     python benchmarks/summary.py --backend jax      # the rows that run without TensorFlow
 """
 
@@ -268,13 +272,39 @@ def time_steps(models, blocks, block_steps):
     }
 
 
-def best_of_rounds(runs):
-    """``{name: {clock: min over rounds}}``: noise only ever adds time, so the fastest
-    round is the closest to the work itself (the usual rule of micro-benchmarks)."""
+def merge_instances(times):
+    """``{"name#k": t}`` -> ``{"name": geometric mean over k}``.
+
+    An instance of a model can run a few per cent slower than an identical one (the A/A
+    rows measure it); every method is timed on ``--instances`` instances, and their
+    geometric mean is its time (``tests/test_benchmark_summary.py`` has an example).
+    """
+    groups = {}
+    for key, per_clock in times.items():
+        groups.setdefault(key.split("#")[0], []).append(per_clock)
     return {
-        name: {clock: float(np.min([r[clock] for r in rs])) for clock in CLOCKS}
-        for name, rs in runs.items()
+        name: {c: float(np.exp(np.mean([np.log(t[c]) for t in ts]))) for c in CLOCKS}
+        for name, ts in groups.items()
     }
+
+
+def round_ratios(runs, name, base="plain", extra=None):
+    """``{clock: median over rounds of time[name] / time[base]}`` (paired within a round),
+    plus ``time[a] / time[b]`` of the same round when ``extra=(a, b)``.
+
+    Every round builds fresh models, and a model instance can run a few per cent slower
+    than an identical one; the median of paired ratios is robust to such outliers.
+    """
+    out = {}
+    for clock in CLOCKS:
+        values = []
+        for r in range(len(runs[name])):
+            value = runs[name][r][clock] / runs[base][r][clock]
+            if extra is not None:
+                value += runs[extra[0]][r][clock] / runs[extra[1]][r][clock]
+            values.append(value)
+        out[clock] = float(np.median(values))
+    return out
 
 
 def ratios(times, name, base="plain"):
@@ -287,6 +317,11 @@ def marginal(times, name, base="plain", empty="empty", count=1):
         clock: count * (times[name][clock] - times[empty][clock]) / times[base][clock]
         for clock in CLOCKS
     }
+
+
+def pair_mean(times, first, second):
+    """``{clock: sqrt(t_first t_second)}``: the baseline of two identical models."""
+    return {clock: float(np.sqrt(times[first][clock] * times[second][clock])) for clock in CLOCKS}
 
 
 GROUPS = Registry("summary group")
@@ -315,15 +350,18 @@ def mr_rows(args):
         callbacks = list(timers.values())
         if mode == "pass":  # the loss pass alone and `predict`, on one trained model
             return time_loss_pass(net, x, y, args)
-        if mode == "plain" and tensorflow:  # a shuffled tf.data pipeline, as MR's
+        ones = np.ones(n, "float32")
+        if mode in ("plain", "weighted") and tensorflow:  # a shuffled tf.data pipeline
             import tensorflow as tf
 
-            data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(n, seed=0)
+            slices = (x, y) if mode == "plain" else (x, y, ones)
+            data = tf.data.Dataset.from_tensor_slices(slices).shuffle(n, seed=0)
             data = dict(x=data.batch(args.batch_size).prefetch(tf.data.AUTOTUNE))
-        elif mode == "plain":
-            data = dict(x=x, y=y, batch_size=args.batch_size)
+        elif mode in ("plain", "weighted"):
+            weights = dict(sample_weight=ones) if mode == "weighted" else {}
+            data = dict(x=x, y=y, batch_size=args.batch_size, **weights)
         else:
-            weighter = keras_mr.MRSampleWeighter(loss_source=mode)
+            weighter = keras_mr.MRSampleWeighter(eta=0.01, max_weight=None, loss_source=mode)
             data = dict(
                 x=weighter.attach(
                     x, y, batch_size=args.batch_size, seed=0, eval_batch_size=args.mr_eval_batch
@@ -333,26 +371,47 @@ def mr_rows(args):
         net.fit(**data, epochs=args.mr_epochs, verbose=0, shuffle=False, callbacks=callbacks)
         return {clock: float(np.median(t.epoch_times[1:])) for clock, t in timers.items()}
 
-    modes = ["plain", "eval", "pass"] + (["train"] if tensorflow else [])
-    runs = interleaved(epoch, modes, args.mr_rounds)
+    modes = ["plain", "plain again", "weighted", "eval", "pass"]
+    modes += ["train"] if tensorflow else []
+    runs = interleaved(lambda mode: epoch(mode.replace(" again", "")), modes, args.mr_rounds)
     passes = runs.pop("pass")
     runs.update({name: [r[name] for r in passes] for name in ("loss pass", "predict")})
-    times = best_of_rounds(runs)
-    floor = {c: 1 + times["predict"][c] / times["plain"][c] for c in CLOCKS}
-    per_pass = ratios(times, "loss pass", base="predict")
+    # MR trains on weighted batches: its floor is a plain epoch with a (uniform) sample weight
+    weighted = round_ratios(runs, "weighted")
+    floor = round_ratios(runs, "weighted", extra=("predict", "plain"))
+    per_pass = round_ratios(runs, "loss pass", base="predict")
     label = f"CNN, N={n}, batch {args.batch_size}, pass batch {args.mr_eval_batch}"
     rows = [
-        Row(f"MR epoch, extra loss pass ({label})", ratios(times, "eval"), 1.10, floor["cpu"]),
+        Row(
+            f"MR epochs' A/A control: plain epoch again ({label})",
+            round_ratios(runs, "plain again"),
+        ),
+        Row("plain epoch with a uniform sample weight", weighted, note="MR's floor"),
+        Row(
+            "MR epoch, extra loss pass",
+            round_ratios(runs, "eval"),
+            1.10,
+            floor["cpu"],
+            note="floor: weighted epoch + `predict` over N",
+        ),
         Row("MR loss pass / `model.predict` over N", per_pass, note="1.0 = predict's speed"),
     ]
     if tensorflow:
-        rows.append(Row("MR epoch, training losses", ratios(times, "train"), 1.02, 1.0))
+        rows.append(
+            Row(
+                "MR epoch, training losses",
+                round_ratios(runs, "train"),
+                1.02,
+                weighted["cpu"],
+                note="floor: weighted epoch",
+            )
+        )
     return rows
 
 
 def time_loss_pass(net, x, y, args):
     """``{"loss pass": {clock: s}, "predict": {clock: s}}`` over the N examples of ``x``."""
-    weighter = keras_mr.MRSampleWeighter()
+    weighter = keras_mr.MRSampleWeighter(eta=0.01, max_weight=None)
     data = weighter.attach(x, y, batch_size=args.batch_size, eval_batch_size=args.mr_eval_batch)
     net.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=[weighter])  # compiles both
     net.predict(x, batch_size=args.mr_eval_batch, verbose=0)
@@ -387,6 +446,7 @@ def constrained_rows(args):
         "plain again": (lambda net: net, SPARSE, False),
         # CICW trains on one-hot targets with the categorical loss: its own plain baseline
         "plain one-hot": (lambda net: net, CATEGORICAL, True),
+        "plain one-hot again": (lambda net: net, CATEGORICAL, True),
         "empty": (lambda net: Probe(net, "empty"), SPARSE, False),
         "forward": (lambda net: Probe(net, "forward"), SPARSE, False),
         "mix": (lambda net: Probe(net, "mix"), SPARSE, False),
@@ -405,15 +465,25 @@ def constrained_rows(args):
     }
     models = {}
     for name, (wrap, loss, one_hot) in builds.items():
-        model = wrap(mlp(args))
-        model.compile(keras.optimizers.SGD(0.01), loss)
-        models[name] = (model, repeated_batches(x, y, args.batch_size, one_hot))
-    times = time_steps(models, args.blocks, args.block_steps)
+        for k in range(args.instances):
+            model = wrap(mlp(args))
+            model.compile(keras.optimizers.SGD(0.01), loss)
+            models[f"{name}#{k}"] = (model, repeated_batches(x, y, args.batch_size, one_hot))
+    times = merge_instances(time_steps(models, args.blocks, args.block_steps))
+    aa_times = dict(times)
+    # Two identical plain models differ by up to ~4% within one run (the A/A row): every
+    # ratio is taken to the geometric mean of the two, which halves that error.
+    times["plain"] = pair_mean(times, "plain", "plain again")
+    times["plain one-hot"] = pair_mean(times, "plain one-hot", "plain one-hot again")
     forward, mix = marginal(times, "forward"), marginal(times, "mix")
     onehot = "plain one-hot"
     label = f"MLP 784-{args.width}-{args.width}-10, batch {args.batch_size}"
     return [
-        Row(f"plain again: A/A control ({label})", ratios(times, "plain again")),
+        Row(
+            f"A/A control: two identical plain models ({label})",
+            ratios(aa_times, "plain again"),
+            note="the resolution of the MLP rows",
+        ),
         Row("wrapper, weighting off", ratios(times, "wrapper"), 1.02, 1.0),
         Row("CIW-KL step", ratios(times, "CIW"), 1.05, 1.0),
         Row("CICW step / plain step on one-hot targets", ratios(times, "CICW", onehot), 1.05, 1.0),
@@ -449,16 +519,17 @@ def meta_rows(args):
     meta = meta_data.meta_dataset(x[:200], y[:200], batch_size=args.batch_size, seed=0)
     models = {}
     for name in ("plain", "bilevel", "meta"):
-        if name == "plain":
-            model = mlp(args)
-        elif name == "bilevel":
-            model = Probe(mlp(args), "bilevel_gradient")
-        else:
-            model = keras_mr.MetaWeightNet(mlp(args), meta_loss="mae")
-        model.compile(keras.optimizers.SGD(0.05, momentum=0.9), SPARSE)
-        data = train if name == "plain" else meta_data.with_meta_batches(train, meta)
-        models[name] = (model, data)
-    times = time_steps(models, args.blocks, args.block_steps)
+        for k in range(args.instances):
+            if name == "plain":
+                model = mlp(args)
+            elif name == "bilevel":
+                model = Probe(mlp(args), "bilevel_gradient")
+            else:
+                model = keras_mr.MetaWeightNet(mlp(args), meta_loss="mae")
+            model.compile(keras.optimizers.SGD(0.05, momentum=0.9), SPARSE)
+            data = train if name == "plain" else meta_data.with_meta_batches(train, meta)
+            models[f"{name}#{k}"] = (model, data)
+    times = merge_instances(time_steps(models, args.blocks, args.block_steps))
     label = f"MLP 784-{args.width}-{args.width}-10, batch {args.batch_size}"
     floor = ratios(times, "bilevel")["cpu"]
     note = "floor: the exact bilevel gradient with the weighting network, no bookkeeping"
@@ -611,8 +682,11 @@ def main(argv=None):
     parser.add_argument("--groups", nargs="+", default=GROUPS.names(), choices=GROUPS.names())
     parser.add_argument("--blocks", type=int, default=40, help="turns of every method")
     parser.add_argument("--block-steps", type=int, default=10, help="MLP steps per turn")
+    parser.add_argument(
+        "--instances", type=int, default=2, help="identical models per method (MLP rows)"
+    )
     parser.add_argument("--adv-block-steps", type=int, default=2, help="CNN steps per turn")
-    parser.add_argument("--mr-rounds", type=int, default=5, help="interleaved MR epoch runs")
+    parser.add_argument("--mr-rounds", type=int, default=7, help="interleaved MR epoch runs")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--width", type=int, default=256, help="MLP width")
     parser.add_argument("--mr-n", type=int, default=6000, help="MR rows: training examples")
@@ -639,7 +713,8 @@ def main(argv=None):
         f"\nkeras-mr timing summary (backend {keras.backend.backend()}, "
         f"{args.threads or 'default'} "
         f"thread(s); steps: {args.blocks} "
-        f"interleaved turns, 20th percentile; MR epochs: fastest of {args.mr_rounds} rounds; "
+        f"interleaved turns, 20th percentile, {args.instances} instances each; MR epochs: "
+        f"median of {args.mr_rounds} paired rounds; "
         "ratios to a plain step/epoch of the same network)\n"
     )
     print(table(rows))

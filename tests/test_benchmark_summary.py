@@ -27,6 +27,21 @@ def summary():
     return module
 
 
+def test_instances_and_rounds_are_combined_robustly(summary):
+    times = {"a#0": {"cpu": 1.0, "wall": 1.0}, "a#1": {"cpu": 4.0, "wall": 9.0},
+             "b#0": {"cpu": 3.0, "wall": 3.0}}
+    merged = summary.merge_instances(times)  # geometric means
+    assert merged["a"] == {"cpu": pytest.approx(2.0), "wall": pytest.approx(3.0)}
+    assert merged["b"] == {"cpu": pytest.approx(3.0), "wall": pytest.approx(3.0)}
+    clock = lambda t: {"cpu": t, "wall": t}
+    runs = {"plain": [clock(1.0), clock(2.0), clock(1.0)],
+            "mr": [clock(1.1), clock(2.4), clock(5.0)],  # round 3: a slow instance
+            "predict": [clock(0.5), clock(0.5), clock(0.5)]}
+    assert summary.round_ratios(runs, "mr") == {"cpu": pytest.approx(1.2), "wall": pytest.approx(1.2)}
+    # per round 1.1 + 0.5, 1.2 + 0.25, 5.0 + 0.5: the median is 1.6
+    assert summary.round_ratios(runs, "mr", extra=("predict", "plain"))["cpu"] == pytest.approx(1.6)
+
+
 def test_verdict_against_target_and_floor(summary):
     row = summary.Row
     cpu = lambda r: {"cpu": r, "wall": r}
