@@ -68,6 +68,17 @@ def test_shared_timing_helpers():
     order = []
     times = timing.interleaved(lambda name: order.append(name) or 1.0, ["a", "b"], repeats=2)
     assert order == ["a", "b", "a", "b"] and times == {"a": [1.0, 1.0], "b": [1.0, 1.0]}
+    # with a seed: every name once per round, in a new (reproducible) order
+    names = ["a", "b", "c", "d"]
+    runs = []
+    for _ in range(2):
+        order = []
+        timing.interleaved(lambda name: order.append(name) or 1.0, names, repeats=6, seed=0)
+        runs.append(order)
+    assert runs[0] == runs[1]
+    rounds = [runs[0][4 * r:4 * r + 4] for r in range(6)]
+    assert all(sorted(r) == names for r in rounds)
+    assert len({r[0] for r in rounds}) > 1  # not always the same name first
     with timing.Stopwatch() as watch:
         sum(range(100_000))
     assert watch.wall > 0 and watch.cpu >= 0

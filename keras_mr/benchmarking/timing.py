@@ -93,16 +93,19 @@ class FitTimer(keras.callbacks.Callback):
         self.epoch_times.append(self.clock() - self._epoch_start)
 
 
-def interleaved(measure, names, repeats):
+def interleaved(measure, names, repeats, seed=None):
     """Runs ``measure(name)`` for every name, ``repeats`` rounds interleaved.
 
     Round ``r`` measures every name once before round ``r + 1`` starts, so a slow
-    moment of the machine lands on all methods alike.
+    moment of the machine lands on all methods alike.  With ``seed``, every round
+    takes the names in a new random order, so that no method always runs first (the
+    first measurement of a round can run slower than the others).
 
     Args:
         measure: ``fn(name) -> value`` (seconds, or e.g. a :class:`Stopwatch`).
         names: the methods to measure, in the order of every round.
         repeats: number of rounds.
+        seed: ``None`` (the order of ``names`` every round) or a seed for the orders.
 
     Returns:
         ``{name: [value per round]}``.
@@ -114,8 +117,10 @@ def interleaved(measure, names, repeats):
     {'plain': [5, 5], 'mr': [2, 2]}
     """
     results = {name: [] for name in names}
+    rng = None if seed is None else np.random.default_rng(seed)
     for _ in range(repeats):
-        for name in names:
+        order = list(names) if rng is None else [names[i] for i in rng.permutation(len(names))]
+        for name in order:
             results[name].append(measure(name))
     return results
 
