@@ -53,6 +53,31 @@ def test_run_single_mr_and_base():
         runner.run_single(data, "symmetric", 0.4, "nope", epochs=1)
 
 
+def test_run_single_mr_mixup():
+    """MR + mixup: the wrapper trains on MR's weighted, one-hot batches and still evaluates."""
+    from keras_mr.benchmarking.runner.methods import METHODS
+    from keras_mr.benchmarking.runner.methods import RunContext
+
+    data = load_default(n_train=300, n_test=200)
+    res = runner.run_single(data, "symmetric", 0.4, "mr_mixup", seed=0, epochs=3,
+                            options={"eta": 0.5, "mixup_alpha": 1.0})
+    assert len(res.test_acc) == 3 and res.final_weights.sum() == pytest.approx(1.0)
+    assert res.noisy_mass[-1] < 0.4 and res.auc > 0.6
+    ctx = RunContext(data, data.y_train, None, _compiled_linear, 32, 1, 0, {"mixup_alpha": 0.25})
+    plan = METHODS.get("mr_mixup")(ctx)
+    assert plan.model.mixing.alpha == 0.25 and plan.model.instance is None
+    x, y, w = next(iter(plan.train_data))
+    assert tuple(y.shape) == (32, 10) and tuple(w.shape) == (32,)
+
+
+def _compiled_linear():
+    import keras
+
+    net = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    net.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return net
+
+
 def test_registry_accepts_new_methods():
     calls = []
 

@@ -97,3 +97,41 @@ def _random(ctx):
     weighter = RandomSampleWeighter(seed=ctx.seed, noise_mask=ctx.noisy_mask)
     ds = weighter.attach(ctx.data.x_train, ctx.y_noisy, batch_size=ctx.batch_size, seed=ctx.seed)
     return MethodPlan(ctx.build_model(), ds, [weighter], lambda: weighter.weights)
+
+
+@register_method("mr_mixup")
+def _mr_mixup(ctx):
+    """MR + mixup (the MR paper's "MR + mixup" rows).
+
+    Options: ``eta``, ``max_weight``, ``mixup_alpha``.
+
+    The network is wrapped in ``ConstrainedReweightingModel(instance=None,
+    mixing=WeightedMixup(mixup_alpha))`` and trained on MR's weighted batches
+    with one-hot labels and the categorical cross-entropy (the mixing rule of
+    :mod:`keras_mr.constrained.mixup`: each label keeps its source's weight).
+    ``mixup_alpha`` defaults to 0.5, the MR paper's value with Adam (the
+    runner's default optimizer). The loss pass sees the unmixed examples.
+    TensorFlow backend only (the wrapper's training step).
+    """
+    import keras
+
+    from keras_mr.constrained.constrained_reweighting import ConstrainedReweightingModel
+    from keras_mr.constrained.mixing import WeightedMixup
+    from keras_mr.mr.mr_sample_weighter import MRSampleWeighter
+
+    net = ctx.build_model()
+    model = ConstrainedReweightingModel(
+        net, instance=None, mixing=WeightedMixup(ctx.options.get("mixup_alpha", 0.5)), seed=ctx.seed
+    )
+    model.compile(
+        net.optimizer, keras.losses.CategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+    )
+    weighter = MRSampleWeighter(
+        eta=ctx.options.get("eta", "auto"),
+        max_weight=ctx.options.get("max_weight", "auto"),
+        noise_mask=ctx.noisy_mask,
+    )
+    num_classes = ctx.data.num_classes
+    y_one_hot = np.eye(num_classes, dtype="float32")[np.asarray(ctx.y_noisy, dtype="int64")]
+    ds = weighter.attach(ctx.data.x_train, y_one_hot, batch_size=ctx.batch_size, seed=ctx.seed)
+    return MethodPlan(model, ds, [weighter], lambda: weighter.weights)
