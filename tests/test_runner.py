@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from keras_mr.benchmarking import runner
@@ -51,6 +52,22 @@ def test_run_single_mr_and_base():
     assert mr.noisy_mass[-1] < 0.4 and mr.auc > 0.6
     with pytest.raises(ValueError, match="Unknown method"):
         runner.run_single(data, "symmetric", 0.4, "nope", epochs=1)
+
+
+def test_oracle_trains_on_the_right_labels_only():
+    from keras_mr.benchmarking.runner.methods import METHODS
+    from keras_mr.benchmarking.runner.methods import RunContext
+
+    data = load_default(n_train=100, n_test=50)
+    y_noisy = data.y_train.copy()
+    mask = np.zeros(100, bool)
+    mask[:30] = True
+    y_noisy[:30] = (y_noisy[:30] + 1) % 10
+    ctx = RunContext(data, y_noisy, mask, _compiled_linear, 32, 1, 0, {})
+    x, y = METHODS.get("oracle")(ctx).train_data
+    assert len(x) == len(y) == 70
+    np.testing.assert_array_equal(y, data.y_train[30:])
+    np.testing.assert_array_equal(x, data.x_train[30:])
 
 
 def test_run_single_mr_mixup():

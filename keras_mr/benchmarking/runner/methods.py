@@ -75,6 +75,20 @@ def _clean(ctx):
     return MethodPlan(ctx.build_model(), (ctx.data.x_train, ctx.data.y_train))
 
 
+@register_method("oracle")
+def _oracle(ctx):
+    """Reference: plain training on only the examples whose label is right.
+
+    What a perfect noise detector would leave: the ideal filter, and the
+    ceiling of any method that learns from the correctly-labelled examples
+    alone (such as MR, whose weights go to zero on wrong labels). The gap
+    ``clean - oracle`` is the cost of the lost examples, ``oracle - mr`` that
+    of imperfect detection.
+    """
+    keep = ~np.asarray(ctx.noisy_mask, dtype=bool)
+    return MethodPlan(ctx.build_model(), (ctx.data.x_train[keep], ctx.y_noisy[keep]))
+
+
 @register_method("mr")
 def _mr(ctx):
     """Multiplicative Reweighting (``MRSampleWeighter``); options ``eta``, ``max_weight``."""
