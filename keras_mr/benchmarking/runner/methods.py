@@ -89,9 +89,12 @@ def _oracle(ctx):
     return MethodPlan(ctx.build_model(), (ctx.data.x_train[keep], ctx.y_noisy[keep]))
 
 
-@register_method("mr")
-def _mr(ctx):
-    """Multiplicative Reweighting (``MRSampleWeighter``); options ``eta``, ``max_weight``."""
+def _mr_plan(ctx, model, labels):
+    """``model`` trained on MR's weighted batches of ``(x_train, labels)``.
+
+    The one place the runner builds an ``MRSampleWeighter`` (options ``eta``,
+    ``max_weight``), shared by ``mr`` and ``mr_mixup``.
+    """
     from keras_mr.mr.mr_sample_weighter import MRSampleWeighter
 
     weighter = MRSampleWeighter(
@@ -99,8 +102,14 @@ def _mr(ctx):
         max_weight=ctx.options.get("max_weight", "auto"),
         noise_mask=ctx.noisy_mask,
     )
-    ds = weighter.attach(ctx.data.x_train, ctx.y_noisy, batch_size=ctx.batch_size, seed=ctx.seed)
-    return MethodPlan(ctx.build_model(), ds, [weighter], lambda: weighter.weights)
+    ds = weighter.attach(ctx.data.x_train, labels, batch_size=ctx.batch_size, seed=ctx.seed)
+    return MethodPlan(model, ds, [weighter], lambda: weighter.weights)
+
+
+@register_method("mr")
+def _mr(ctx):
+    """Multiplicative Reweighting (``MRSampleWeighter``); options ``eta``, ``max_weight``."""
+    return _mr_plan(ctx, ctx.build_model(), ctx.y_noisy)
 
 
 @register_method("random")
@@ -131,7 +140,6 @@ def _mr_mixup(ctx):
 
     from keras_mr.constrained.constrained_reweighting import ConstrainedReweightingModel
     from keras_mr.constrained.mixing import WeightedMixup
-    from keras_mr.mr.mr_sample_weighter import MRSampleWeighter
 
     net = ctx.build_model()
     model = ConstrainedReweightingModel(
@@ -140,12 +148,6 @@ def _mr_mixup(ctx):
     model.compile(
         net.optimizer, keras.losses.CategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
     )
-    weighter = MRSampleWeighter(
-        eta=ctx.options.get("eta", "auto"),
-        max_weight=ctx.options.get("max_weight", "auto"),
-        noise_mask=ctx.noisy_mask,
-    )
-    num_classes = ctx.data.num_classes
-    y_one_hot = np.eye(num_classes, dtype="float32")[np.asarray(ctx.y_noisy, dtype="int64")]
-    ds = weighter.attach(ctx.data.x_train, y_one_hot, batch_size=ctx.batch_size, seed=ctx.seed)
-    return MethodPlan(model, ds, [weighter], lambda: weighter.weights)
+    # one-hot labels: the loss pass applies the compiled categorical loss to them
+    y_one_hot = np.eye(ctx.data.num_classes, dtype="float32")[np.asarray(ctx.y_noisy, "int64")]
+    return _mr_plan(ctx, model, y_one_hot)
