@@ -24,7 +24,7 @@ defaults with the best hand-tuned eta.
 Needs the Fashion-MNIST files (``apt-get install -y dataset-fashion-mnist``) and cleanlab
 (``pip install -e '.[bench]'``)::
 
-    python benchmarks/vs_cleanlab.py                      # symmetric + pair 40 %, seeds 0-1
+    python benchmarks/vs_cleanlab.py              # symmetric, pair, confusion 40 %, seeds 0-1
     python benchmarks/vs_cleanlab.py --seeds 0,1,2,3 --eta-sweep 0.01,0.1,0.5
 """
 
@@ -51,7 +51,7 @@ def _parse_args(argv):
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--noises", default="symmetric,pair")
+    p.add_argument("--noises", default="symmetric,pair,confusion")
     p.add_argument("--rate", type=float, default=0.4)
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--train-size", type=int, default=10000)
@@ -229,7 +229,12 @@ def main(argv=None):
     for noise in args.noises.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
             noisy = apply_noise(
-                noise, protocol.data.y_train, args.rate, protocol.data.num_classes, seed=seed
+                noise,
+                protocol.data.y_train,
+                args.rate,
+                protocol.data.num_classes,
+                seed=seed,
+                x=protocol.data.x_train,
             )
             y_noisy, mask = noisy.noisy_labels, noisy.noisy_mask
             true_count = int(mask.sum())

@@ -72,14 +72,17 @@ class MRSampleWeighter(SampleWeighter):
 
     Args:
         eta: ``"auto"`` (default) or the MW step size ``> 0`` (the paper uses 0.01 for
-            cross-entropy on CIFAR).  ``"auto"`` chooses ``eta`` at every update from the
-            losses, so that the weights move from uniform to a working sharpness over
-            five updates whatever the loss scale (:mod:`keras_mr.mr.auto_tuning`; logs
-            ``mr_noise_rate``, the rate that steers it).
+            cross-entropy on CIFAR).  ``"auto"`` keeps the weights uniform until the
+            losses show a group of mislabelled examples (clean data: always), then
+            chooses ``eta`` at every update so that the weights move from uniform to a
+            working sharpness over five updates whatever the loss scale
+            (:mod:`keras_mr.mr.auto_tuning`; logs ``mr_noise_rate``, the rate that
+            steers it).
         max_weight: ``"auto"`` (default), a cap kappa on every ``p_i`` (``>= 1/N``), or
             ``None`` (no cap).  ``"auto"`` is ``1 / ((1 - r) N)`` with ``r`` the noise
             rate read off the losses at each update, so the weights cannot collapse onto
-            a few examples.
+            a few examples; no cap until the losses first show two groups (with
+            ``eta="auto"`` the weights are uniform until then anyway).
         eta_schedule: optional ``fn(epoch) -> eta`` (0-based epoch of the
             update); replaces ``eta``.
         history_mode: ``"rescale"`` or ``"accumulate"`` (see above).
@@ -216,31 +219,45 @@ class MRSampleWeighter(SampleWeighter):
         return losses
 
     # --------------------------------------------------------------- update
-    def _eta_for(self, epoch, cumulative, update_index):
+    def _eta_for(self, epoch, cumulative):
         if self._auto_eta:
-            target = auto_tuning.ess_target(self._noise_rate, update_index)
+            state = self._state
+            split_updates = int(state.split_updates.numpy())
+            if split_updates == 0:  # no two groups seen yet: (nearly) uniform weights
+                return auto_tuning.ETA_BEFORE_SPLIT
+            target = auto_tuning.ess_target(self._noise_rate, split_updates - 1)
             eta = auto_tuning.eta_for_ess(cumulative, target)
             # eta never decreases (the distribution keeps sharpening as the history
             # grows); rounded to float32 so that a restored state repeats it exactly.
-            eta = float(np.float32(max(eta, float(self._state.eta.numpy()))))
-            self._state.eta.assign(eta)
+            eta = float(np.float32(max(eta, float(state.eta.numpy()))))
+            state.eta.assign(eta)
             return eta
         if self.eta_schedule is None:
             return self.eta
         return check_eta(self.eta_schedule(epoch), name="eta_schedule(epoch)")
 
+    def _update_noise_rate(self, losses):
+        """The guiding noise rate of this update (:mod:`keras_mr.mr.auto_tuning`)."""
+        state = self._state
+        if float(state.reference_loss.numpy()) <= 0:
+            state.reference_loss.assign(max(float(np.mean(losses)), 1e-30))
+        guide = auto_tuning.guiding_noise_rate(
+            losses, float(state.noise_rate.numpy()), float(state.reference_loss.numpy())
+        )
+        if guide.separated or int(state.split_updates.numpy()) > 0:
+            state.split_updates.assign_add(1)
+        # float32 so that a restored state repeats it exactly
+        self._noise_rate = float(np.float32(guide.rate))
+        state.noise_rate.assign(self._noise_rate)
+
     def _new_log_weights(self, update_index, epoch):
         state = self._state
         losses = self._collect_losses()
         check_finite(losses, "losses")
-        if self._auto_eta or self.max_weight == "auto":
-            # the guiding rate never decreases (auto_tuning's docstring says why);
-            # float32 so that a restored state repeats it exactly
-            rate = auto_tuning.guiding_noise_rate(losses, float(state.noise_rate.numpy()))
-            self._noise_rate = float(np.float32(rate))
-            state.noise_rate.assign(self._noise_rate)
+        # also with fixed eta and cap: estimate_noise_rate / find_label_issues read it
+        self._update_noise_rate(losses)
         history = np.asarray(state.cumulative_loss.numpy(), np.float64) + losses
-        eta = self._eta_for(epoch, history, update_index)
+        eta = self._eta_for(epoch, history)
         self._current_eta = eta
         log_p, cumulative, scaled = mw_update(
             state.cumulative_loss.numpy(),
@@ -250,8 +267,10 @@ class MRSampleWeighter(SampleWeighter):
             scaled_history=state.scaled_history.numpy(),
         )
         cap = self.max_weight
-        if cap == "auto":
+        if cap == "auto":  # no cap before the losses show two groups (see auto_tuning)
+            split_seen = int(state.split_updates.numpy()) > 0
             cap = auto_tuning.auto_max_weight(self._noise_rate, self.num_examples)
+            cap = cap if split_seen else None
         if cap is not None:
             log_p = project_capped_simplex_log(log_p, cap)
         state.cumulative_loss.assign(np.asarray(cumulative, np.float32))

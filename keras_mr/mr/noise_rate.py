@@ -21,11 +21,40 @@ the noise rate is below one half, and classes are learnable (examples that are g
 ambiguous count as suspicious, as in any loss-based detector).  Where only weights are
 known (e.g. ``MetaWeightNet.example_weights``), ``d_i = -log p_i`` plays the role of the
 loss: ``s_i = log(d_i - min_j d_j + 1e-3 * range(d))``.
+
+**Two groups, or one.**  A two-component mixture always finds two components, also on
+clean data (hard examples, a left tail of very confident ones).  A split counts only when
+the losses really show two groups (:func:`split_scores`):
+
+* the fitted mixture density has a valley between its two means at least
+  ``MIN_DIP`` = 0.3 deeper than its lower peak (``1 - valley / lower peak``; a single
+  skewed group gives a unimodal mixture, dip 0);
+* the high component is the minority (weight below one half);
+* with a reference loss (MR keeps the mean loss of its first update): the high group's
+  typical loss ``exp(mean)`` is at least ``MIN_LOSS_RATIO`` = 0.1 of it.  Mislabelled
+  examples keep a loss near where training started; a "high" group of clean examples
+  whose losses have fallen a hundredfold is the tail of one group.
+
+EM is started from several splits (the high component on the top 5, 10, 20, 33 or 50% of
+the scores): from the default start a small group of wrong labels on the tail of a broad
+clean group is missed (10% noise on a 1,200-example set: the fit halves the clean group
+instead).  Of the fits that pass the tests the one of highest likelihood is taken.
+Otherwise the estimated rate is 0 and nothing is suspicious.  Measured on plain-training
+loss snapshots (every epoch; Fashion-MNIST 10k with a CNN, a 1,200-example set with an
+MLP, 0-40% symmetric and pair-flip noise): no clean snapshot passes, the noisy ones pass
+once the network fits the clean examples better than the wrong ones; see
+``benchmarks/defaults.py`` for the end-to-end grid.
 """
 
 from typing import NamedTuple
 
 import numpy as np
+
+MIN_DIP = 0.3
+MIN_LOSS_RATIO = 0.1
+# where EM starts the high component (share of the top scores): a small wrong-label group
+# on the tail of a broad clean one is only found from a small start
+START_FRACTIONS = (1.0 / 3.0, 0.05, 0.1, 0.2, 0.5)
 
 
 class NoiseRateEstimate(NamedTuple):
@@ -42,16 +71,18 @@ class NoiseRateEstimate(NamedTuple):
     per_class: object
 
 
-def fit_two_gaussians(scores, iterations=200, tol=1e-9):
+def fit_two_gaussians(scores, iterations=200, tol=1e-9, upper_fraction=1.0 / 3.0):
     """Fits a two-component 1-D Gaussian mixture by EM.
 
-    Initialised from the lower and upper thirds of the sorted scores, so the first
+    Initialised with the high component on the top ``upper_fraction`` of the sorted
+    scores and the low one on the rest (the lower third by default), so the first
     component starts low.  Variances are floored at ``1e-6 * var(scores)``.
 
     Args:
         scores: float array ``(N,)``, ``N >= 4``.
         iterations: maximum EM iterations.
         tol: stop when the log-likelihood improves by less than this (per example).
+        upper_fraction: share of the scores the high component starts on, in ``(0, 1)``.
 
     Returns:
         ``(weights, means, stds, responsibilities)``: ``(2,)``, ``(2,)``, ``(2,)`` and
@@ -71,10 +102,13 @@ def fit_two_gaussians(scores, iterations=200, tol=1e-9):
         raise ValueError("`scores` must hold at least 4 finite values.")
     floor = 1e-6 * max(np.var(s), 1e-12)
     order = np.sort(s)
-    third = max(1, s.size // 3)
-    means = np.array([order[:third].mean(), order[-third:].mean()])
+    top = min(max(1, int(round(upper_fraction * s.size))), s.size - 1)
+    low = order[: max(1, s.size // 3)] if upper_fraction == 1.0 / 3.0 else order[:-top]
+    means = np.array([low.mean(), order[-top:].mean()])
     var = np.full(2, max(np.var(s) / 4, floor))
-    weights = np.array([0.5, 0.5])
+    weights = np.array([1.0 - top / s.size, top / s.size])
+    if upper_fraction == 1.0 / 3.0:
+        weights = np.array([0.5, 0.5])
     previous = -np.inf
     for _ in range(iterations):
         log_dens = (
@@ -93,6 +127,96 @@ def fit_two_gaussians(scores, iterations=200, tol=1e-9):
         previous = likelihood
     order = np.argsort(means)
     return weights[order], means[order], np.sqrt(var[order]), resp[:, order]
+
+
+def mixture_dip(weights, means, stds, points=401):
+    """How deep the valley between the two modes of a 1-D two-Gaussian mixture is.
+
+    ``1 - min f / min(peak left of it, peak right of it)`` over ``points`` evenly spaced
+    between the two means, ``f`` the mixture density: 0 for a unimodal mixture, towards 1
+    for two well-separated groups.
+
+    Example:
+
+    >>> round(mixture_dip([0.5, 0.5], [0.0, 1.0], [1.0, 1.0]), 2)  # one bump
+    0.0
+    >>> round(mixture_dip([0.5, 0.5], [0.0, 6.0], [1.0, 1.0]), 2)  # two bumps
+    0.98
+    """
+    w, m, sd = (np.asarray(a, dtype=np.float64) for a in (weights, means, stds))
+    x = np.linspace(m[0], m[1], points)
+    f = (w[:, None] / sd[:, None] * np.exp(-0.5 * ((x - m[:, None]) / sd[:, None]) ** 2)).sum(0)
+    valley = int(np.argmin(f))
+    lower_peak = min(f[: valley + 1].max(), f[valley:].max())
+    return float(1.0 - f[valley] / lower_peak) if lower_peak > 0 else 0.0
+
+
+class ScoreSplit(NamedTuple):
+    """What :func:`split_scores` returns.
+
+    Attributes:
+        separated: whether the scores show two groups (see the module docstring).
+        noise_rate: weight of the high component when ``separated``, else 0.
+        suspicion: float64 ``(N,)`` posterior of the high component when ``separated``,
+            else zeros.
+        dip: :func:`mixture_dip` of the fit.
+    """
+
+    separated: bool
+    noise_rate: float
+    suspicion: np.ndarray
+    dip: float
+
+
+def split_scores(scores, reference_loss=None, min_dip=MIN_DIP, min_loss_ratio=MIN_LOSS_RATIO):
+    """Splits log-loss scores into a clean and a mislabelled group, if there are two.
+
+    Args:
+        scores: float ``(N,)`` scores, ``log(loss + 1e-6)`` (higher = more suspicious).
+        reference_loss: optional loss scale of the start of training (MR: the mean loss
+            of its first update); the high group's ``exp(mean)`` must reach
+            ``min_loss_ratio`` of it.  ``None`` skips this test.
+        min_dip: smallest :func:`mixture_dip` that counts as two groups.
+        min_loss_ratio: see ``reference_loss``.
+
+    Returns:
+        :class:`ScoreSplit`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> two = np.concatenate([rng.normal(-4, 1, 700), rng.normal(1, 0.3, 300)])
+    >>> split = split_scores(two)
+    >>> split.separated, round(split.noise_rate, 2)
+    (True, 0.3)
+    >>> split_scores(rng.gumbel(-3, 1, 1000)).separated  # one skewed group
+    False
+    """
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    none = ScoreSplit(False, 0.0, np.zeros(s.size), 0.0)
+    if s.size < 4 or np.ptp(s) == 0:
+        return none
+    best, best_likelihood, dips = none, -np.inf, []
+    for fraction in START_FRACTIONS:
+        weights, means, stds, resp = fit_two_gaussians(s, upper_fraction=fraction)
+        dip = mixture_dip(weights, means, stds)
+        dips.append(dip)
+        separated = dip >= min_dip and weights[1] < 0.5
+        if separated and reference_loss is not None:
+            separated = np.exp(means[1]) >= min_loss_ratio * float(reference_loss)
+        likelihood = _mean_log_likelihood(s, weights, means, stds)
+        if separated and likelihood > best_likelihood:
+            best = ScoreSplit(True, float(weights[1]), resp[:, 1], dip)
+            best_likelihood = likelihood
+    return best if best.separated else none._replace(dip=dips[0])
+
+
+def _mean_log_likelihood(s, weights, means, stds):
+    z = (s[:, None] - means) / stds
+    log_dens = -0.5 * z**2 - np.log(stds * np.sqrt(2 * np.pi)) + np.log(weights)
+    top = log_dens.max(axis=1, keepdims=True)
+    return float((top[:, 0] + np.log(np.exp(log_dens - top).sum(axis=1))).mean())
 
 
 def loss_scores(source):
@@ -153,19 +277,46 @@ def estimate_noise_rate(source, labels=None, min_class_size=20):
     >>> w = np.exp(-losses)
     >>> round(estimate_noise_rate(w).noise_rate, 2)
     0.2
+    >>> estimate_noise_rate(np.exp(-rng.gamma(2.0, 1.0, 1000))).noise_rate  # one group
+    0.0
     """
     scores = loss_scores(source)
-    weights, _, _, resp = fit_two_gaussians(scores)
+    reference = _reference_loss(source)
+    split = split_scores(scores, reference)
+    rate, suspicion = split.noise_rate, split.suspicion
+    if not split.separated and reference is not None:
+        # the losses no longer show two groups (e.g. memorised at the end): MR's rate
+        # from the last update where they did
+        rate = float(source.state.noise_rate.numpy())
+        if rate > 0:
+            suspicion = fit_two_gaussians(scores)[3][:, 1]
     per_class = None
     if labels is not None:
-        y = np.asarray(labels).reshape(-1)
+        y = np.asarray(labels)
+        if y.ndim > 1 and y.shape[0] == scores.size and y.shape[-1] > 1:
+            raise ValueError(
+                f"`labels` looks multi-hot or one-hot (shape {y.shape}): give the class index "
+                "of every example (e.g. `y.argmax(-1)`), or leave `labels` out for multi-label "
+                "data (the overall estimate needs no labels)."
+            )
+        y = y.reshape(-1)
         if y.shape != scores.shape:
             raise ValueError(f"`labels` must have length {scores.size}, got {y.size}.")
         per_class = {}
         for c in np.unique(y):
             members = y == c
-            if members.sum() >= max(min_class_size, 4) and np.ptp(scores[members]) > 0:
-                per_class[int(c)] = float(fit_two_gaussians(scores[members])[0][1])
+            class_split = split_scores(scores[members], reference)
+            if rate == 0:
+                per_class[int(c)] = 0.0
+            elif members.sum() >= max(min_class_size, 4) and class_split.separated:
+                per_class[int(c)] = class_split.noise_rate
             else:
-                per_class[int(c)] = float(resp[members, 1].mean())
-    return NoiseRateEstimate(float(weights[1]), resp[:, 1], per_class)
+                per_class[int(c)] = float(suspicion[members].mean())
+    return NoiseRateEstimate(float(rate), suspicion, per_class)
+
+
+def _reference_loss(source):
+    """MR's reference loss (mean loss of its first update), or ``None``."""
+    state = getattr(source, "state", None)
+    value = None if state is None else getattr(state, "reference_loss", None)
+    return None if value is None or float(value.numpy()) <= 0 else float(value.numpy())

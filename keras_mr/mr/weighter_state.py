@@ -48,10 +48,13 @@ class WeighterState(keras.layers.Layer):
         self.epochs_done = var("epochs_done", shape=(), dtype="int32")
         self.steps = var("steps", shape=(), dtype="int32")
         self.seed = var("seed", shape=(), dtype="int32")
-        # eta="auto" / max_weight="auto": the last eta and the guiding noise rate (both
-        # never decrease; keras_mr.mr.auto_tuning)
+        # eta="auto" / max_weight="auto" (keras_mr.mr.auto_tuning): the last eta, the
+        # guiding noise rate, the mean loss of the first update and the number of
+        # updates since the losses first showed two groups
         self.eta = var("eta", shape=())
         self.noise_rate = var("noise_rate", shape=())
+        self.reference_loss = var("reference_loss", shape=())
+        self.split_updates = var("split_updates", shape=(), dtype="int32")
         if self.records_losses:
             self.loss_sum = var("loss_sum", aggregation="sum")
             self.loss_count = var("loss_count", aggregation="sum")
@@ -65,8 +68,8 @@ class WeighterState(keras.layers.Layer):
             v.assign(np.zeros(n, np.float32))
         for v in (self.updates, self.epochs_done, self.steps):
             v.assign(0)
-        self.eta.assign(0.0)
-        self.noise_rate.assign(0.0)
+        for v in (self.eta, self.noise_rate, self.reference_loss, self.split_updates):
+            v.assign(0)
         self.seed.assign(int(seed))
         if self.records_losses:
             self.loss_sum.assign(np.zeros(n, np.float32))

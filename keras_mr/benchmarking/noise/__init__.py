@@ -40,8 +40,10 @@ Example:
 
 from keras_mr.benchmarking.noise._common import NoisyLabels
 from keras_mr.benchmarking.noise._common import empirical_transition_matrix
+from keras_mr.benchmarking.noise.class_conditional import confusion_noise
 from keras_mr.benchmarking.noise.class_conditional import flip2_noise
 from keras_mr.benchmarking.noise.class_conditional import flip_noise
+from keras_mr.benchmarking.noise.class_conditional import lookalike_classes
 from keras_mr.benchmarking.noise.class_conditional import pair_flip_noise
 from keras_mr.benchmarking.noise.class_conditional import symmetric_noise
 from keras_mr.benchmarking.noise.instance_dependent import instance_dependent_noise
@@ -55,7 +57,9 @@ __all__ = [
     "NoisyLabels",
     "apply_noise",
     "empirical_transition_matrix",
+    "confusion_noise",
     "flip2_noise",
+    "lookalike_classes",
     "flip_noise",
     "instance_dependent_noise",
     "pair_flip_noise",

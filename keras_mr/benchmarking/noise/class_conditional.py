@@ -137,3 +137,62 @@ def _fixed_targets_noise(labels, rate, num_classes, num_targets, seed):
     for j in range(num_targets):
         t[np.arange(k), targets[:, j]] += rate / num_targets
     return finish(res, t)
+
+
+def lookalike_classes(x, labels, num_classes, how_many=2):
+    """For every class, the ``how_many`` other classes whose mean input is nearest.
+
+    Args:
+        x: inputs ``(N, ...)`` (flattened per example).
+        labels: int ``(N,)`` clean class ids; every class must occur.
+        num_classes: ``K > how_many``.
+        how_many: look-alikes per class.
+
+    Returns:
+        int ``(K, how_many)``, nearest first.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.array([[0.0], [1.0], [10.0], [11.0]])
+    >>> lookalike_classes(x, np.arange(4), 4, how_many=1).ravel().tolist()
+    [1, 0, 3, 2]
+    """
+    flat = np.asarray(x, dtype=np.float64).reshape(len(labels), -1)
+    labels = np.asarray(labels)
+    if np.unique(labels).size != num_classes:
+        raise ValueError("`labels` must contain every one of the `num_classes` classes.")
+    centroids = np.stack([flat[labels == c].mean(0) for c in range(num_classes)])
+    dist = ((centroids[:, None] - centroids[None]) ** 2).sum(-1)
+    np.fill_diagonal(dist, np.inf)
+    return np.argsort(dist, axis=1, kind="stable")[:, :how_many]
+
+
+def confusion_noise(x, labels, rate, num_classes, seed=None):
+    """Class-confusion noise: wrong labels are look-alike classes.
+
+    What an annotator mixes up: in every class a fraction ``rate`` of the examples gets
+    the label of one of the two classes whose mean input is nearest
+    (:func:`lookalike_classes`; on Fashion-MNIST e.g. shirt / T-shirt / pullover,
+    sandal / sneaker / boot), the nearest twice as often as the second.  Exactly
+    ``round(rate * N)`` examples are corrupted (per class, see the module doc).
+
+    Args:
+        x: inputs ``(N, ...)``.
+        labels: int array ``(N,)`` of clean class ids.
+        rate: noise rate in ``[0, 1]``.
+        num_classes: ``K >= 3``.
+        seed: int seed or ``None``.
+
+    Returns:
+        :class:`NoisyLabels`.
+    """
+    labels, rate = check_inputs(labels, rate, num_classes, min_classes=3)
+    rng = np.random.default_rng(seed)
+    near = lookalike_classes(x, labels, num_classes, how_many=2)
+    shares = [2.0 / 3.0, 1.0 / 3.0]
+    res = corrupt_class_conditional(labels, rate, num_classes, lambda c: (near[c], shares), rng)
+    t = (1.0 - rate) * np.eye(num_classes)
+    for j, share in enumerate(shares):
+        t[np.arange(num_classes), near[:, j]] += rate * share
+    return finish(res, t)

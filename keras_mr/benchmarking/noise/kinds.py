@@ -4,6 +4,7 @@ import numpy as np
 
 from keras_mr.benchmarking.noise._common import NoisyLabels
 from keras_mr.benchmarking.noise._common import check_inputs
+from keras_mr.benchmarking.noise.class_conditional import confusion_noise
 from keras_mr.benchmarking.noise.class_conditional import flip2_noise
 from keras_mr.benchmarking.noise.class_conditional import flip_noise
 from keras_mr.benchmarking.noise.class_conditional import pair_flip_noise
@@ -18,6 +19,7 @@ NOISE_TYPES = {
     "flip": "flip_noise: one random other class per class",
     "flip2": "flip2_noise: two random other classes per class",
     "instance": "instance_dependent_noise (needs x)",
+    "confusion": "confusion_noise: look-alike classes, nearest class means (needs x)",
     "none": "no noise",
 }
 
@@ -57,6 +59,13 @@ def _instance(labels, rate, num_classes, seed, x):
     return instance_dependent_noise(x, labels, rate, num_classes, seed)
 
 
+@NOISE.register("confusion", aliases=("lookalike", "class_confusion"))
+def _confusion(labels, rate, num_classes, seed, x):
+    if x is None:
+        raise ValueError("`x` is required for kind='confusion' (look-alike classes).")
+    return confusion_noise(x, labels, rate, num_classes, seed)
+
+
 @NOISE.register("none", aliases=("clean",))
 def _none(labels, rate, num_classes, seed, x):
     labels, _ = check_inputs(labels, 0.0, num_classes)
@@ -71,7 +80,7 @@ def apply_noise(kind, labels, rate, num_classes, seed=None, x=None):
             ``include_true=True``), ``"pair"``, ``"flip"``, ``"flip2"``, ``"instance"``
             (needs ``x``) or ``"none"``, or one of their aliases.
         labels, rate, num_classes, seed: as for the generators.
-        x: features, for ``"instance"``.
+        x: features, for ``"instance"`` and ``"confusion"``.
 
     Returns:
         :class:`NoisyLabels`.
