@@ -19,7 +19,7 @@ import keras_mr
 
 def make_data(n_train=3000, n_test=3000, num_classes=4, dim=8, rate=0.4, seed=0):
     rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(num_classes, dim)) * 1.0
+    centers = rng.normal(size=(num_classes, dim)) * 1.5
     y = rng.integers(0, num_classes, n_train + n_test)
     x = (centers[y] + rng.normal(size=(len(y), dim))).astype("float32")
     x_train, y_train, x_test, y_test = x[:n_train], y[:n_train], x[n_train:], y[n_train:]

@@ -110,3 +110,27 @@ def test_mr_training_estimates_the_injected_noise_rate_and_flags_the_flipped_lab
     precision, recall = noisy[mask].mean(), mask[noisy].mean()
     assert estimate.noise_rate == pytest.approx(0.25, abs=0.04)
     assert precision > 0.9 and recall > 0.9, (precision, recall)
+
+
+@pytest.mark.parametrize(
+    "losses",
+    [
+        np.exp(np.random.default_rng(0).normal(-3.0, 1.5, 3000)),  # one group
+        np.random.default_rng(1).gamma(0.5, 0.2, 3000),  # spike near 0, long tail
+    ],
+)
+def test_clean_data_gives_rate_zero_and_flags_nothing(losses):
+    w = np.exp(-losses)
+    estimate = estimate_noise_rate(w, labels=np.arange(3000) % 3)
+    assert estimate.noise_rate == 0.0 and not estimate.suspicion.any()
+    assert estimate.per_class == {0: 0.0, 1: 0.0, 2: 0.0}
+    assert not find_label_issues(w).any()
+    assert find_label_issues(w, num_issues=5).sum() == 5  # a ranking is still there
+
+
+def test_multi_hot_labels_get_a_clear_error():
+    w = _weights(700, 300)
+    multi_hot = np.zeros((1000, 4))
+    multi_hot[np.arange(1000), np.arange(1000) % 4] = 1
+    with pytest.raises(ValueError, match="multi-hot or one-hot"):
+        estimate_noise_rate(w, multi_hot)

@@ -165,3 +165,35 @@ def test_bad_inputs():
         noise.flip2_noise(np.array([0, 1, 0]), 0.2, 2)
     with pytest.raises(ValueError, match="one row per label"):
         noise.instance_dependent_noise(np.zeros((3, 2)), y, 0.2, K)
+
+
+def test_lookalike_classes_are_the_nearest_class_means():
+    from keras_mr.benchmarking.noise import lookalike_classes
+
+    # class means on a line at 0, 1, 3, 7: neighbours by distance
+    x = np.repeat(np.array([[0.0], [1.0], [3.0], [7.0]]), 5, axis=0)
+    y = np.repeat(np.arange(4), 5)
+    near = lookalike_classes(x, y, 4, how_many=2)
+    assert near.tolist() == [[1, 2], [0, 2], [1, 0], [2, 1]]
+    with pytest.raises(ValueError, match="every one"):
+        lookalike_classes(x[:10], y[:10], 4)
+
+
+def test_confusion_noise_flips_to_lookalikes_two_to_one():
+    from keras_mr.benchmarking.noise import confusion_noise
+
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0], [7.0, 0.0]])
+    y = np.repeat(np.arange(4), 300)
+    x = centres[y] + 0.01 * rng.normal(size=(1200, 2))
+    res = confusion_noise(x, y, 0.3, 4, seed=1)
+    assert res.noisy_mask.sum() == 360  # exact count
+    # class 0 -> 1 (nearest) twice as often as -> 2, never -> 3
+    moved = res.noisy_labels[(y == 0) & res.noisy_mask]
+    assert np.bincount(moved, minlength=4).tolist() == [0, 60, 30, 0]
+    np.testing.assert_allclose(res.transition_matrix[0], [0.7, 0.2, 0.1, 0.0])
+    np.testing.assert_allclose(res.transition_matrix.sum(1), 1.0)
+    via_registry = noise.apply_noise("confusion", y, 0.3, 4, seed=1, x=x)
+    np.testing.assert_array_equal(via_registry.noisy_labels, res.noisy_labels)
+    with pytest.raises(ValueError, match="`x` is required"):
+        noise.apply_noise("confusion", y, 0.3, 4, seed=1)

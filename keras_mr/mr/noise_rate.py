@@ -259,11 +259,18 @@ def loss_scores(source):
 def estimate_noise_rate(source, labels=None, min_class_size=20):
     """Estimates the fraction of mislabelled training examples (no clean data needed).
 
+    The scores are split by :func:`split_scores` (for a weighter: with the mean loss of its
+    first update as the reference).  Where they show no two groups the estimate is 0 and no
+    example is suspicious, except for a weighter whose updates showed a split before: then
+    its guiding rate (``mr_noise_rate``, the rate of its last split) is returned with the
+    posterior of the plain two-component fit as suspicion.
+
     Args:
         source: an ``MRSampleWeighter`` after training, or ``(N,)`` example weights.
-        labels: optional int ``(N,)`` given labels: adds a per-class estimate (a mixture
-            per class with at least ``min_class_size`` examples; smaller classes get the
-            mean suspicion of their examples under the overall mixture).
+        labels: optional int ``(N,)`` given class indices (not multi-hot): adds a per-class
+            estimate (the split of the class's own scores where it shows two groups and the
+            class has at least ``min_class_size`` examples, else the mean suspicion of its
+            examples; all 0 when the overall estimate is 0).
         min_class_size: smallest class fitted on its own.
 
     Returns:
