@@ -75,7 +75,7 @@ def fit_two_gaussians(scores, iterations=200, tol=1e-9, upper_fraction=1.0 / 3.0
     """Fits a two-component 1-D Gaussian mixture by EM.
 
     Initialised with the high component on the top ``upper_fraction`` of the sorted
-    scores and the low one on the rest (the lower third by default), so the first
+    scores and the low one on the rest (means and weights of the two parts), so the first
     component starts low.  Variances are floored at ``1e-6 * var(scores)``.
 
     Args:
@@ -103,12 +103,9 @@ def fit_two_gaussians(scores, iterations=200, tol=1e-9, upper_fraction=1.0 / 3.0
     floor = 1e-6 * max(np.var(s), 1e-12)
     order = np.sort(s)
     top = min(max(1, int(round(upper_fraction * s.size))), s.size - 1)
-    low = order[: max(1, s.size // 3)] if upper_fraction == 1.0 / 3.0 else order[:-top]
-    means = np.array([low.mean(), order[-top:].mean()])
+    means = np.array([order[:-top].mean(), order[-top:].mean()])
     var = np.full(2, max(np.var(s) / 4, floor))
     weights = np.array([1.0 - top / s.size, top / s.size])
-    if upper_fraction == 1.0 / 3.0:
-        weights = np.array([0.5, 0.5])
     previous = -np.inf
     for _ in range(iterations):
         log_dens = (
