@@ -228,7 +228,8 @@ def run_one(name, kind, rate, seed, method, cache, epochs_scale=1.0):
             flagged = keras_mr.find_label_issues(weighter)
             tp = int(np.sum(flagged & mask))
             record.update(
-                estimated_rate=float(history.history["mr_noise_rate"][-1]),
+                # logged by the automatic settings only
+                estimated_rate=float(history.history.get("mr_noise_rate", [np.nan])[-1]),
                 flagged=float(flagged.mean()),
                 precision=tp / max(int(flagged.sum()), 1),
                 recall=tp / max(int(mask.sum()), 1),

@@ -254,8 +254,8 @@ class MRSampleWeighter(SampleWeighter):
         state = self._state
         losses = self._collect_losses()
         check_finite(losses, "losses")
-        # also with fixed eta and cap: estimate_noise_rate / find_label_issues read it
-        self._update_noise_rate(losses)
+        if self._auto_eta or self.max_weight == "auto":
+            self._update_noise_rate(losses)
         history = np.asarray(state.cumulative_loss.numpy(), np.float64) + losses
         eta = self._eta_for(epoch, history)
         self._current_eta = eta

@@ -55,6 +55,10 @@ MIN_LOSS_RATIO = 0.1
 # where EM starts the high component (share of the top scores): a small wrong-label group
 # on the tail of a broad clean one is only found from a small start
 START_FRACTIONS = (1.0 / 3.0, 0.05, 0.1, 0.2, 0.5)
+# EM iterations per start in split_scores: the fits that separate converge well within
+# them (same splits as with 200 on every epoch of the snapshots below), one-group fits
+# that keep sliding are cut short (0.48 s instead of 0.78 s an update at N = 10,000)
+SPLIT_ITERATIONS = 100
 
 
 class NoiseRateEstimate(NamedTuple):
@@ -97,33 +101,60 @@ def fit_two_gaussians(scores, iterations=200, tol=1e-9, upper_fraction=1.0 / 3.0
     >>> np.round(weights, 2).tolist(), np.round(means).tolist()
     ([0.7, 0.3], [-2.0, 1.0])
     """
+    s = _checked_scores(scores)
+    weights, means, stds, resp = _fit_from_starts(s, (upper_fraction,), iterations, tol)
+    return weights[0], means[0], stds[0], resp[0]
+
+
+def _checked_scores(scores):
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     if s.size < 4 or not np.all(np.isfinite(s)):
         raise ValueError("`scores` must hold at least 4 finite values.")
+    return s
+
+
+def _fit_from_starts(s, fractions, iterations=200, tol=1e-9):
+    """EM of :func:`fit_two_gaussians` from several starts at once (one array per start).
+
+    Every start runs the same iterations as a fit of its own and stops on its own; the
+    starts only share the array operations.  Returns ``(S, 2)`` weights, means and stds
+    and ``(S, N, 2)`` responsibilities, components ordered by increasing mean.
+    """
+    n, count = s.size, len(fractions)
     floor = 1e-6 * max(np.var(s), 1e-12)
     order = np.sort(s)
-    top = min(max(1, int(round(upper_fraction * s.size))), s.size - 1)
-    means = np.array([order[:-top].mean(), order[-top:].mean()])
-    var = np.full(2, max(np.var(s) / 4, floor))
-    weights = np.array([1.0 - top / s.size, top / s.size])
-    previous = -np.inf
+    means, weights = np.empty((count, 2)), np.empty((count, 2))
+    for j, fraction in enumerate(fractions):
+        top = min(max(1, int(round(fraction * n))), n - 1)
+        means[j] = order[:-top].mean(), order[-top:].mean()
+        weights[j] = 1.0 - top / n, top / n
+    var = np.full((count, 2), max(np.var(s) / 4, floor))
+    resp = np.empty((count, n, 2))
+    previous = np.full(count, -np.inf)
+    active = np.arange(count)
     for _ in range(iterations):
-        log_dens = (
-            -0.5 * (s[:, None] - means) ** 2 / var - 0.5 * np.log(2 * np.pi * var) + np.log(weights)
-        )
-        top = log_dens.max(axis=1, keepdims=True)
-        log_norm = top + np.log(np.exp(log_dens - top).sum(axis=1, keepdims=True))
-        resp = np.exp(log_dens - log_norm)
-        mass = resp.sum(axis=0) + 1e-12
-        weights = mass / s.size
-        means = (resp * s[:, None]).sum(axis=0) / mass
-        var = np.maximum((resp * (s[:, None] - means) ** 2).sum(axis=0) / mass, floor)
-        likelihood = float(log_norm.mean())
-        if likelihood - previous < tol:
+        m, v, w = means[active, None, :], var[active, None, :], weights[active, None, :]
+        log_dens = -0.5 * (s[None, :, None] - m) ** 2 / v - 0.5 * np.log(2 * np.pi * v)
+        log_dens = log_dens + np.log(w)
+        gap = log_dens[..., 1] - log_dens[..., 0]
+        high = 0.5 * (1.0 + np.tanh(0.5 * gap))  # the posterior of component 1, stably
+        r = np.stack([1.0 - high, high], axis=-1)
+        resp[active] = r
+        mass = r.sum(axis=1) + 1e-12
+        weights[active] = mass / n
+        means[active] = (r * s[None, :, None]).sum(axis=1) / mass
+        spread = (r * (s[None, :, None] - means[active, None, :]) ** 2).sum(axis=1) / mass
+        var[active] = np.maximum(spread, floor)
+        likelihood = (log_dens[..., 0] + np.logaddexp(0.0, gap)).mean(axis=1)
+        done = likelihood - previous[active] < tol
+        previous[active] = likelihood
+        active = active[~done]
+        if active.size == 0:
             break
-        previous = likelihood
-    order = np.argsort(means)
-    return weights[order], means[order], np.sqrt(var[order]), resp[:, order]
+    rank = np.argsort(means, axis=1)
+    pick = np.arange(count)[:, None]
+    ordered_resp = np.take_along_axis(resp, rank[:, None, :], axis=2)
+    return weights[pick, rank], means[pick, rank], np.sqrt(var[pick, rank]), ordered_resp
 
 
 def mixture_dip(weights, means, stds, points=401):
@@ -194,9 +225,9 @@ def split_scores(scores, reference_loss=None, min_dip=MIN_DIP, min_loss_ratio=MI
     none = ScoreSplit(False, 0.0, np.zeros(s.size), 0.0)
     if s.size < 4 or np.ptp(s) == 0:
         return none
+    fits = _fit_from_starts(s, START_FRACTIONS, SPLIT_ITERATIONS)
     best, best_likelihood, dips = none, -np.inf, []
-    for fraction in START_FRACTIONS:
-        weights, means, stds, resp = fit_two_gaussians(s, upper_fraction=fraction)
+    for weights, means, stds, resp in zip(*fits):
         dip = mixture_dip(weights, means, stds)
         dips.append(dip)
         separated = dip >= min_dip and weights[1] < 0.5
