@@ -44,6 +44,7 @@ continues where it stopped and a second call only prints the table::
 """
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -103,8 +104,12 @@ def _procedural(n_train, seed=0):
     return load_dataset("default", n_train=n_train, n_test=2000, seed=seed)
 
 
+@functools.lru_cache(maxsize=2)
 def load_cell_data(name):
-    """``(x_train, y_train, x_test, y_test, num_classes)`` of a data set (clean targets)."""
+    """``(x_train, y_train, x_test, y_test, num_classes)`` of a data set (clean targets).
+
+    Cached: every run of a data set reads the same arrays (nothing writes to them).
+    """
     if name in ("fm10k", "fm60k"):
         from keras_mr.benchmarking.datasets import load_dataset
 

@@ -233,8 +233,10 @@ def split_scores(scores, reference_loss=None, min_dip=MIN_DIP, min_loss_ratio=MI
         separated = dip >= min_dip and weights[1] < 0.5
         if separated and reference_loss is not None:
             separated = np.exp(means[1]) >= min_loss_ratio * float(reference_loss)
+        if not separated:
+            continue
         likelihood = _mean_log_likelihood(s, weights, means, stds)
-        if separated and likelihood > best_likelihood:
+        if likelihood > best_likelihood:
             best = ScoreSplit(True, float(weights[1]), resp[:, 1], dip)
             best_likelihood = likelihood
     return best if best.separated else none._replace(dip=dips[0])
