@@ -58,7 +58,7 @@ def main():
         p, noisy.noisy_mask, noisy.noisy_labels, data.num_classes
     )
     print("noisy mass per class:", np.round(per_class, 4))
-    table = keras_mr.suspected_label_issues(
+    table = keras_mr.label_issues_table(
         p,
         noisy.noisy_labels,
         top_k=100,

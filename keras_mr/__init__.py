@@ -36,7 +36,6 @@ from keras_mr.benchmarking.metrics import noisy_detection_auc
 from keras_mr.benchmarking.metrics import noisy_detection_average_precision
 from keras_mr.benchmarking.metrics import noisy_weight_mass
 from keras_mr.benchmarking.metrics import noisy_weight_mass_per_class
-from keras_mr.benchmarking.metrics import suspected_label_issues
 from keras_mr.benchmarking.noise import flip2_noise
 from keras_mr.benchmarking.noise import flip_noise
 from keras_mr.benchmarking.noise import instance_dependent_noise
@@ -61,6 +60,7 @@ from keras_mr.mr import MRSampleWeighter
 from keras_mr.mr import RandomSampleWeighter
 from keras_mr.mr import estimate_noise_rate
 from keras_mr.mr import find_label_issues
+from keras_mr.mr import label_issues_table
 from keras_mr.mr import mw_log_weights
 from keras_mr.mr import mw_update
 from keras_mr.mr import project_capped_simplex
@@ -88,6 +88,7 @@ __all__ = [
     # Label issues
     "estimate_noise_rate",
     "find_label_issues",
+    "label_issues_table",
     # Pipeline
     "indexed_dataset",
     "normalize_batch_weights",
@@ -135,7 +136,6 @@ __all__ = [
     "noisy_detection_average_precision",
     "noisy_weight_mass",
     "noisy_weight_mass_per_class",
-    "suspected_label_issues",
     # Errors
     "BackendNotSupportedError",
 ]

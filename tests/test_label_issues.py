@@ -7,6 +7,7 @@ from noisy_blobs import noisy_blobs
 
 import keras_mr
 from keras_mr.mr.label_issues import find_label_issues
+from keras_mr.mr.label_issues import label_issues_table
 from keras_mr.mr.noise_rate import estimate_noise_rate
 from keras_mr.mr.noise_rate import fit_two_gaussians
 
@@ -98,6 +99,43 @@ def test_random_weights_and_untrained_weighters_are_rejected():
         find_label_issues(np.array([1.0, -1.0, 1.0, 1.0]))
 
 
+def test_label_issues_table(tmp_path):
+    w = np.array([0.30, 0.05, 0.60, 0.05])
+    y = np.array([0, 1, 1, 2])
+    t = label_issues_table(w, y, top_k=3, predictions=np.eye(3)[[0, 0, 1, 2]],
+                           noisy_mask=[False, True, False, False],
+                           class_names=["a", "b", "c"])
+    # Lowest weight first; the tie (0.05) is broken by index.
+    assert list(t.indices) == [1, 3, 0]
+    assert t.rows[0] == {"rank": 1, "index": 1, "weight": 0.05, "relative_weight": pytest.approx(0.2),
+                         "given_label": 1, "class_name": "b", "predicted_label": 0, "is_noisy": True}
+    path = t.to_csv(str(tmp_path / "issues.csv"))
+    lines = open(path).read().strip().splitlines()
+    assert lines[0] == "rank,index,weight,relative_weight,given_label,class_name,predicted_label,is_noisy"
+    assert lines[1].startswith("1,1,0.05,0.2,1,b,0,True")
+    assert len(lines) == 4
+    assert "| 1 | 1 |" in t.to_markdown()
+    assert len(label_issues_table(w, y, top_k=None)) == 4
+
+
+def test_label_issues_table_bad_inputs():
+    with pytest.raises(ValueError, match="top_k"):
+        label_issues_table([0.1, 0.2], [0, 1], top_k=0)
+    with pytest.raises(ValueError, match="labels"):
+        label_issues_table([0.1, 0.2], [0, 1, 1])
+    with pytest.raises(TypeError, match="random"):
+        label_issues_table(keras_mr.RandomSampleWeighter(seed=0), [0, 1])
+
+
+def test_label_issues_table_rows_are_the_ranked_label_issues():
+    w = _weights(90, 10, seed=9)
+    labels = np.arange(100) % 3
+    table = label_issues_table(w, labels, top_k=12)
+    ranked = find_label_issues(w, num_issues=12, return_indices_ranked_by="loss")
+    np.testing.assert_array_equal(table.indices, ranked)
+    np.testing.assert_array_equal(table.columns["weight"], w[ranked])
+
+
 @pytest.mark.tf_only
 def test_mr_training_estimates_the_injected_noise_rate_and_flags_the_flipped_labels():
     x, y, noisy = noisy_blobs()
@@ -110,6 +148,10 @@ def test_mr_training_estimates_the_injected_noise_rate_and_flags_the_flipped_lab
     precision, recall = noisy[mask].mean(), mask[noisy].mean()
     assert estimate.noise_rate == pytest.approx(0.25, abs=0.04)
     assert precision > 0.9 and recall > 0.9, (precision, recall)
+    table = label_issues_table(weighter, y, top_k=20)
+    np.testing.assert_array_equal(
+        table.indices, find_label_issues(weighter, num_issues=20, return_indices_ranked_by="loss"))
+    np.testing.assert_allclose(table.columns["weight"], weighter.weights[table.indices])
 
 
 @pytest.mark.parametrize(

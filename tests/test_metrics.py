@@ -65,25 +65,6 @@ def test_noisy_weight_mass_per_class():
     assert np.isnan(out[2])
 
 
-def test_suspected_label_issues_table(tmp_path):
-    w = np.array([0.30, 0.05, 0.60, 0.05])
-    y = np.array([0, 1, 1, 2])
-    t = metrics.suspected_label_issues(w, y, top_k=3, predictions=np.eye(3)[[0, 0, 1, 2]],
-                                       noisy_mask=[False, True, False, False],
-                                       class_names=["a", "b", "c"])
-    # Lowest weight first; the tie (0.05) is broken by index.
-    assert list(t.indices) == [1, 3, 0]
-    assert t.rows[0] == {"rank": 1, "index": 1, "weight": 0.05, "relative_weight": pytest.approx(0.2),
-                         "given_label": 1, "class_name": "b", "predicted_label": 0, "is_noisy": True}
-    path = t.to_csv(str(tmp_path / "issues.csv"))
-    lines = open(path).read().strip().splitlines()
-    assert lines[0] == "rank,index,weight,relative_weight,given_label,class_name,predicted_label,is_noisy"
-    assert lines[1].startswith("1,1,0.05,0.2,1,b,0,True")
-    assert len(lines) == 4
-    assert "| 1 | 1 |" in t.to_markdown()
-    assert len(metrics.suspected_label_issues(w, y, top_k=None)) == 4
-
-
 def test_bad_inputs():
     with pytest.raises(ValueError, match="same length"):
         metrics.noisy_detection_auc([0.1, 0.2], [True])
@@ -91,10 +72,6 @@ def test_bad_inputs():
         metrics.noisy_detection_auc([np.nan, 0.2], [True, False])
     with pytest.raises(ValueError, match="boolean"):
         metrics.noisy_detection_auc([0.1, 0.2], [2, 0])
-    with pytest.raises(ValueError, match="top_k"):
-        metrics.suspected_label_issues([0.1, 0.2], [0, 1], top_k=0)
-    with pytest.raises(ValueError, match="labels"):
-        metrics.suspected_label_issues([0.1, 0.2], [0, 1, 1])
 
 
 def test_plots_write_files(tmp_path):

@@ -2,11 +2,9 @@
 
 Convention: a *lower* weight means *more suspicious* (more likely to carry a
 wrong label), as with MR, random weighting and meta-weighting.  Detection
-scores are therefore ``-weights``.  Everything is pure NumPy.
+scores are therefore ``-weights``.  Everything is pure NumPy.  Which labels are
+wrong, and a table of them to review, is :mod:`keras_mr.mr.label_issues`.
 """
-
-import csv
-import io
 
 import numpy as np
 
@@ -145,119 +143,3 @@ def noisy_weight_mass_per_class(weights, noisy_mask, labels, num_classes=None):
     noisy = np.bincount(y, weights=np.where(m, w, 0.0), minlength=k)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, noisy / np.where(total > 0, total, 1.0), np.nan)
-
-
-class SuspectedLabelIssues:
-    """A reviewable table of training examples ranked by weight (lowest first).
-
-    Columns: ``rank`` (1 = most suspicious), ``index`` (training example
-    index), ``weight``, ``relative_weight`` (``N * p``: 1 = average),
-    ``given_label`` and, when available, ``predicted_label``, ``is_noisy``
-    (ground truth, for synthetic noise) and ``class_name``.
-
-    Use ``rows`` (list of dicts), ``to_csv(path)``, ``to_markdown()`` or
-    ``str(table)``.
-    """
-
-    def __init__(self, columns):
-        self.columns = columns
-        self.names = list(columns)
-
-    def __len__(self):
-        return len(self.columns["index"])
-
-    @property
-    def rows(self):
-        return [{k: self.columns[k][i] for k in self.names} for i in range(len(self))]
-
-    @property
-    def indices(self):
-        return np.asarray(self.columns["index"])
-
-    def to_csv(self, path=None):
-        """Writes the table as CSV to ``path`` (or returns the text if ``None``)."""
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(self.names)
-        for row in self.rows:
-            writer.writerow([_fmt(row[k]) for k in self.names])
-        text = buf.getvalue()
-        if path is None:
-            return text
-        with open(path, "w", newline="") as f:
-            f.write(text)
-        return path
-
-    def to_markdown(self):
-        lines = ["| " + " | ".join(self.names) + " |", "|" + "---|" * len(self.names)]
-        for row in self.rows:
-            lines.append("| " + " | ".join(_fmt(row[k]) for k in self.names) + " |")
-        return "\n".join(lines)
-
-    def __str__(self):
-        return self.to_markdown()
-
-    __repr__ = __str__
-
-
-def _fmt(v):
-    if isinstance(v, (float, np.floating)):
-        return f"{v:.6g}"
-    if isinstance(v, (np.bool_, bool)):
-        return str(bool(v))
-    return str(v)
-
-
-def suspected_label_issues(
-    weights, labels, top_k=100, predictions=None, noisy_mask=None, class_names=None
-):
-    """The ``top_k`` lowest-weight training examples, as a table to review.
-
-    Args:
-        weights: ``(N,)`` example weights (e.g. ``weighter.weights``).
-        labels: int ``(N,)`` labels used in training.
-        top_k: number of rows (``None``: all examples).
-        predictions: optional ``(N,)`` predicted labels or ``(N, K)`` scores.
-        noisy_mask: optional ground-truth bool ``(N,)`` (synthetic noise).
-        class_names: optional list of class names for ``given_label``.
-
-    Returns:
-        :class:`SuspectedLabelIssues`, ties broken by index.
-
-    Example:
-
-    >>> t = suspected_label_issues([0.3, 0.1, 0.6], [0, 1, 1], top_k=2)
-    >>> [int(i) for i in t.indices]
-    [1, 0]
-    """
-    w = np.asarray(weights, dtype=np.float64).reshape(-1)
-    y = np.asarray(labels).reshape(-1).astype(np.int64)
-    if y.shape != w.shape:
-        raise ValueError(f"`labels` must have length {w.size}, got {y.size}.")
-    if top_k is not None and (not isinstance(top_k, (int, np.integer)) or top_k < 1):
-        raise ValueError(f"`top_k` must be a positive integer or None, got {top_k!r}.")
-    order = np.lexsort((np.arange(w.size), w))[: (w.size if top_k is None else top_k)]
-    total = w.sum()
-    cols = {
-        "rank": list(range(1, order.size + 1)),
-        "index": [int(i) for i in order],
-        "weight": [float(w[i]) for i in order],
-        "relative_weight": [
-            float(w[i] * w.size / total) if total > 0 else float("nan") for i in order
-        ],
-        "given_label": [int(y[i]) for i in order],
-    }
-    if class_names is not None:
-        cols["class_name"] = [class_names[y[i]] for i in order]
-    if predictions is not None:
-        p = np.asarray(predictions)
-        p = p.argmax(axis=-1) if p.ndim == 2 else p.reshape(-1)
-        if p.shape != w.shape:
-            raise ValueError(f"`predictions` must have {w.size} rows, got {p.shape[0]}.")
-        cols["predicted_label"] = [int(p[i]) for i in order]
-    if noisy_mask is not None:
-        m = np.asarray(noisy_mask).reshape(-1).astype(bool)
-        if m.shape != w.shape:
-            raise ValueError(f"`noisy_mask` must have length {w.size}, got {m.size}.")
-        cols["is_noisy"] = [bool(m[i]) for i in order]
-    return SuspectedLabelIssues(cols)

@@ -7,7 +7,9 @@ callbacks built on it (:class:`MRSampleWeighter`, :class:`RandomSampleWeighter`,
 
 from keras_mr.mr.capped_simplex import project_capped_simplex
 from keras_mr.mr.capped_simplex import project_capped_simplex_log
+from keras_mr.mr.label_issues import LabelIssuesTable
 from keras_mr.mr.label_issues import find_label_issues
+from keras_mr.mr.label_issues import label_issues_table
 from keras_mr.mr.loss_sources import LossPass
 from keras_mr.mr.loss_sources import LossSource
 from keras_mr.mr.loss_sources import TrainingLosses
@@ -31,6 +33,8 @@ __all__ = [
     "NoiseRateEstimate",
     "estimate_noise_rate",
     "find_label_issues",
+    "label_issues_table",
+    "LabelIssuesTable",
     # the pure math
     "project_capped_simplex",
     "project_capped_simplex_log",
