@@ -2,9 +2,11 @@
 
 Two parts (both print a markdown table):
 
-* ``--part timing``: median training-step time of each method relative to a
-  plain Keras ``model.fit`` step (same model, data and batch size), measured
-  in one run, on synthetic data.
+* ``--part timing``: the constrained-reweighting rows of ``benchmarks/summary.py``'s
+  table (the wrapper with weighting off, CIW with KL, Hellinger and chi2, CICW,
+  CICW-Mixup), each a compiled training step relative to a plain Keras step of the same
+  MLP, data and batch size, measured in one run on synthetic data, with the floor of
+  CICW-Mixup built from probe steps timed alongside.
 * ``--part accuracy``: clean test accuracy on Fashion-MNIST with symmetric
   label noise (each training label is replaced, with probability
   ``--noise``, by a uniformly drawn *different* class), at the final epoch
@@ -15,7 +17,7 @@ Two parts (both print a markdown table):
 
 Examples::
 
-    python benchmarks/ciw.py --part timing --steps 200
+    python benchmarks/ciw.py --part timing --timing-blocks 80
     python benchmarks/ciw.py --part accuracy --n-train 10000 --epochs 20
 """
 
@@ -30,14 +32,21 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
+from _probes import Probe
+from _rows import Row
+from _rows import mlp_data
+from _rows import repeated_batches
+from _rows import table
 
 import keras_mr
 from keras_mr.benchmarking.datasets import load_dataset
 from keras_mr.benchmarking.registry import Registry
 from keras_mr.benchmarking.runner import MODELS
-from keras_mr.benchmarking.timing import FitTimer
-from keras_mr.benchmarking.timing import interleaved
-from keras_mr.benchmarking.timing import ratio_table
+from keras_mr.benchmarking.timing import marginal
+from keras_mr.benchmarking.timing import merge_instances
+from keras_mr.benchmarking.timing import pair_mean
+from keras_mr.benchmarking.timing import ratios
+from keras_mr.benchmarking.timing import time_steps
 from keras_mr.constrained import CICWMixup
 from keras_mr.constrained import ClassReweighting
 from keras_mr.constrained import InstanceReweighting
@@ -148,45 +157,92 @@ def build(method, base, args, steps_per_epoch):
 
 
 # -- timing -------------------------------------------------------------
-def run_timing(args):
-    rng = np.random.default_rng(0)
-    n = args.batch_size * args.steps
-    x = rng.normal(size=(n, args.input_dim)).astype("float32")
-    y = rng.integers(0, 10, size=n).astype("int32")
-    methods = ["plain"] + [m for m in args.methods if m in ("base", "CIW", "CICW", "CICW-M")]
-    methods = [m for m in methods if m != "base"]
-    extra = {
-        "CIW-hellinger": dict(instance_divergence="hellinger"),
-        "CIW-chi2": dict(instance_divergence="chi2"),
-        "wrapper-no-weighting": dict(instance_divergence=None),
+def step_rows(batch_size, width, instances, blocks, block_steps, divergences=()):
+    """The constrained-reweighting rows of the timing table (MLP steps).
+
+    The wrapper with weighting off, CIW-KL, CICW and CICW-Mixup, and CIW with every
+    divergence of ``divergences``, each timed on ``instances`` identical models with
+    :func:`keras_mr.benchmarking.timing.time_steps`, against the geometric mean of two
+    plain models; CICW trains on one-hot targets with the categorical loss and is divided
+    by a plain step on the same targets and loss.  Probes time the floor of CICW-Mixup
+    (one extra forward and the input mixing).
+
+    Returns:
+        A list of :class:`_rows.Row`.
+    """
+    x, y = mlp_data(batch_size)
+    kl = InstanceReweighting("kl", temperature=1.0)
+    builds = {
+        "plain": (lambda net: net, SPARSE, False),
+        "plain again": (lambda net: net, SPARSE, False),
+        # CICW trains on one-hot targets with the categorical loss: its own plain baseline
+        "plain one-hot": (lambda net: net, CCE, True),
+        "plain one-hot again": (lambda net: net, CCE, True),
+        "empty": (lambda net: Probe(net, "empty"), SPARSE, False),
+        "forward": (lambda net: Probe(net, "forward"), SPARSE, False),
+        "mix": (lambda net: Probe(net, "mix"), SPARSE, False),
+        "wrapper": (lambda net: CRM(net, instance=None), SPARSE, False),
+        "CIW": (lambda net: CRM(net, instance=kl), SPARSE, False),
+        "CICW": (lambda net: CRM(net, instance=kl, classes=ClassReweighting("kl")), CCE, True),
+        "CICW-M": (
+            lambda net: CRM(net, kl, ClassReweighting("kl"), CICWMixup("both"), seed=0),
+            CCE,
+            True,
+        ),
     }
+    for divergence in divergences:
+        instance = InstanceReweighting(divergence, temperature=1.0)
+        builds[f"CIW-{divergence}"] = (lambda net, i=instance: CRM(net, instance=i), SPARSE, False)
+    models = {}
+    for name, (wrap, loss, one_hot) in builds.items():
+        for k in range(instances):
+            model = wrap(mlp(784, 10, width, seed=0))
+            model.compile(keras.optimizers.SGD(0.01), loss)
+            models[f"{name}#{k}"] = (model, repeated_batches(x, y, batch_size, one_hot))
+    times = merge_instances(time_steps(models, blocks, block_steps))
+    aa_times = dict(times)
+    # Two identical plain models differ by up to ~4% within one run (the A/A row): every
+    # ratio is taken to the geometric mean of the two, which halves that error.
+    times["plain"] = pair_mean(times, "plain", "plain again")
+    times["plain one-hot"] = pair_mean(times, "plain one-hot", "plain one-hot again")
+    forward, mix = marginal(times, "forward"), marginal(times, "mix")
+    onehot = "plain one-hot"
+    label = f"MLP 784-{width}-{width}-10, batch {batch_size}"
+    return [
+        Row(
+            f"A/A control: two identical plain models ({label})",
+            ratios(aa_times, "plain again"),
+            note="the resolution of the MLP rows",
+        ),
+        Row("wrapper, weighting off", ratios(times, "wrapper"), 1.02, 1.0),
+        Row("CIW-KL step", ratios(times, "CIW"), 1.05, 1.0),
+        *[Row(f"CIW-{d} step", ratios(times, f"CIW-{d}")) for d in divergences],
+        Row("CICW step / plain step on one-hot targets", ratios(times, "CICW", onehot), 1.05, 1.0),
+        Row(
+            "CICW-Mixup step / plain step on one-hot targets",
+            ratios(times, "CICW-M", onehot),
+            1.20,
+            1 + (forward["cpu"] + mix["cpu"]) * times["plain"]["cpu"] / times[onehot]["cpu"],
+            f"floor 1 + extra forward ({forward['cpu']:.2f}) + input mixing ({mix['cpu']:.2f})",
+        ),
+    ]
 
-    def measure(name):
-        base = mlp(args.input_dim, 10, args.width, seed=0)
-        if name == "plain":
-            model, loss, onehot = base, SPARSE, False
-        elif name in extra:
-            model = CRM(base, temperature=args.temperature, **extra[name])
-            loss, onehot = SPARSE, False
-        else:
-            model, loss, onehot, _ = build(name, base, args, args.steps)
-        model.compile(keras.optimizers.SGD(0.01), loss)
-        yy = np.eye(10, dtype="float32")[y] if onehot else y
-        timer = FitTimer()
-        model.fit(
-            x, yy, batch_size=args.batch_size, epochs=2, verbose=0, shuffle=False, callbacks=[timer]
-        )
-        # second epoch only (the first includes tracing); the 10th percentile is robust to
-        # other processes sharing the CPU
-        return np.percentile(timer.step_times[args.steps :], 10)
 
-    results = interleaved(measure, methods + list(extra), args.repeats)
-    title = (
-        f"Step time, MLP {args.input_dim}-{args.width}-{args.width}-10, batch "
-        f"{args.batch_size}, 10th percentile of {args.steps} steps, median of {args.repeats} "
-        f"interleaved runs (backend {keras.backend.backend()})"
+def run_timing(args):
+    rows = step_rows(
+        args.batch_size,
+        args.width,
+        args.instances,
+        args.timing_blocks,
+        args.timing_block_steps,
+        divergences=("hellinger", "chi2"),
     )
-    print(ratio_table(results, "plain", title, column="step time / plain step"))
+    print(
+        f"\nStep time (backend {keras.backend.backend()}; {args.timing_blocks} interleaved "
+        f"turns of {args.timing_block_steps} steps, 20th percentile, {args.instances} "
+        "instances each; ratios to a plain step of the same network)\n"
+    )
+    print(table(rows))
 
 
 # -- accuracy -----------------------------------------------------------
@@ -274,9 +330,9 @@ def main():
     p.add_argument("--mixup-alpha", type=float, default=1.0)
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--eta", type=float, default=0.05, help="MR step size")
-    p.add_argument("--steps", type=int, default=100, help="timing: steps per epoch")
-    p.add_argument("--repeats", type=int, default=2, help="timing: repetitions")
-    p.add_argument("--input-dim", type=int, default=784)
+    p.add_argument("--timing-blocks", type=int, default=40, help="timing: turns of every method")
+    p.add_argument("--timing-block-steps", type=int, default=10, help="timing: steps per turn")
+    p.add_argument("--instances", type=int, default=2, help="timing: identical models per method")
     args = p.parse_args()
     if args.divergence not in keras_mr.constrained.ciw.DIVERGENCES:
         args.divergence = float(args.divergence)

@@ -52,12 +52,12 @@ def mlp(seed):
 
 def train(x, y, ciw, epochs, batch_size, seed, temperature=1.0, lr=0.01, burn_in_epochs=5):
     steps = int(np.ceil(len(x) / batch_size))
-    model = keras_mr.ConstrainedReweightingModel(
-        mlp(seed),
-        instance_divergence="kl" if ciw else None,
-        temperature=temperature,
-        burn_in_steps=burn_in_epochs * steps,
-    )
+    instance = None
+    if ciw:
+        instance = keras_mr.constrained.InstanceReweighting(
+            "kl", temperature=temperature, burn_in_steps=burn_in_epochs * steps
+        )
+    model = keras_mr.ConstrainedReweightingModel(mlp(seed), instance=instance)
     model.compile(
         keras.optimizers.Adam(lr),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),

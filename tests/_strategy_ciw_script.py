@@ -22,15 +22,21 @@ import keras
 import numpy as np
 
 import keras_mr
+from keras_mr.constrained import CICWMixup
+from keras_mr.constrained import ClassReweighting
+from keras_mr.constrained import InstanceReweighting
+from keras_mr.constrained import WeightedMixup
 
 CONFIGS = {
-    "ciw_kl": dict(instance_divergence="kl", temperature=0.5),
+    "ciw_kl": dict(instance=InstanceReweighting("kl", temperature=0.5)),
     "ciw_hellinger_schedule": dict(
-        instance_divergence="hellinger", temperature=1.0, final_temperature=0.3,
-        decay_steps=2, burn_in_steps=1,
+        instance=InstanceReweighting(
+            "hellinger", temperature=1.0, final_temperature=0.3, decay_steps=2,
+            burn_in_steps=1,
+        ),
     ),
-    "cicw_l2_chi2": dict(instance_divergence="chi2", class_divergence="l2",
-                         class_temperature=2.0),
+    "cicw_l2_chi2": dict(instance=InstanceReweighting("chi2"),
+                         classes=ClassReweighting("l2", temperature=2.0)),
 }
 
 
@@ -75,8 +81,8 @@ def main():
         print(f"RESULT {name} {diff:.3e} {loss_diff:.3e} {moved:.3e}")
     # mixup modes draw partners per replica: they must run (no equality)
     for name, config in {
-        "cicw_mixup": dict(mixup="cicw", class_divergence="kl"),
-        "mr_mixup": dict(instance_divergence=None, mixup="uniform", seed=0),
+        "cicw_mixup": dict(mixing=CICWMixup(), classes=ClassReweighting("kl")),
+        "mr_mixup": dict(instance=None, mixing=WeightedMixup(), seed=0),
     }.items():
         _, losses = train(config, mirrored)
         print(f"RUNS {name} {int(np.all(np.isfinite(losses)))}")

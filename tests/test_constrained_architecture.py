@@ -1,4 +1,4 @@
-"""ConstrainedReweightingModel: strategy objects, shorthand keywords, compiled metrics."""
+"""ConstrainedReweightingModel: strategy objects, their config, compiled metrics."""
 
 import keras
 import numpy as np
@@ -19,6 +19,11 @@ def _data(n=48, seed=0):
     return x, (x[:, 0] > 0).astype("int32")
 
 
+def _strategies(model):
+    config = model.get_config()
+    return {key: config[key] for key in ("instance", "classes", "mixing")}
+
+
 def _train(**kwargs):
     x, y = _data()
     keras.utils.set_random_seed(0)
@@ -31,35 +36,26 @@ def _train(**kwargs):
     return model, [w.numpy() for w in base.weights]
 
 
-def test_strategy_objects_equal_the_shorthand_keywords():
-    flat, w_flat = _train(
-        instance_divergence="hellinger",
-        temperature=0.5,
-        burn_in_steps=2,
-        class_divergence="l1",
-        class_budget=0.3,
-        mixup="cicw",
-        mixup_variant="sampling",
-    )
+def test_strings_name_the_objects_with_default_settings():
+    by_name, w_name = _train(instance="hellinger", classes="l1", mixing="cicw")
     objects, w_obj = _train(
-        instance=InstanceReweighting("hellinger", temperature=0.5, burn_in_steps=2),
-        classes=ClassReweighting("l1", budget=0.3),
-        mixing=CICWMixup("sampling"),
+        instance=InstanceReweighting("hellinger"),
+        classes=ClassReweighting("l1"),
+        mixing=CICWMixup(),
     )
-    for a, b in zip(w_flat, w_obj):
+    for a, b in zip(w_name, w_obj):
         np.testing.assert_array_equal(a, b)
-    assert flat.settings() == objects.settings()
-    assert objects.temperature == 0.5 and objects.mixup == "cicw" and objects.class_budget == 0.3
+    assert _strategies(by_name) == _strategies(objects)
+    assert isinstance(by_name.mixing, CICWMixup) and by_name.classes.budget == 0.4
 
 
-def test_mixed_object_and_keyword_settings_are_rejected():
+def test_unknown_keywords_are_rejected():
     base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
-    with pytest.raises(ValueError, match="InstanceReweighting"):
-        keras_mr.ConstrainedReweightingModel(base, instance=InstanceReweighting(), temperature=2.0)
-    with pytest.raises(ValueError, match="class_divergence"):
-        keras_mr.ConstrainedReweightingModel(base, class_budget=0.2)
-    with pytest.raises(TypeError, match="tempreature"):
+    with pytest.raises(ValueError, match="tempreature"):
         keras_mr.ConstrainedReweightingModel(base, tempreature=1.0)
+    # the settings belong to the strategy objects, not to the model
+    with pytest.raises(ValueError, match="temperature"):
+        keras_mr.ConstrainedReweightingModel(base, instance=InstanceReweighting(), temperature=2.0)
     # keras.Model's own keywords still pass through
     assert keras_mr.ConstrainedReweightingModel(base, name="crm", trainable=False).name == "crm"
 
@@ -69,8 +65,8 @@ def test_default_mixing_is_the_no_mixing_strategy():
     default = keras_mr.ConstrainedReweightingModel(base)
     explicit = keras_mr.ConstrainedReweightingModel(base, mixing=NoMixing())
     assert isinstance(default.mixing, NoMixing)
-    assert default.settings() == explicit.settings() and default.mixup is None
-    _, w_default = _train(temperature=0.5, label_smoothing=0.1)
+    assert _strategies(default) == _strategies(explicit)
+    _, w_default = _train(instance=InstanceReweighting(temperature=0.5), label_smoothing=0.1)
     _, w_explicit = _train(
         instance=InstanceReweighting(temperature=0.5), mixing=NoMixing(), label_smoothing=0.1
     )
@@ -95,7 +91,9 @@ def test_compiled_metrics_are_reported_in_fit_and_evaluate():
     x, y = _data(n=64, seed=1)
     keras.utils.set_random_seed(0)
     base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
-    model = keras_mr.ConstrainedReweightingModel(base, temperature=1.0)
+    model = keras_mr.ConstrainedReweightingModel(
+        base, instance=InstanceReweighting(temperature=1.0)
+    )
     model.compile(
         "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
     )

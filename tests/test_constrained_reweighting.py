@@ -17,6 +17,9 @@ import keras
 
 import keras_mr
 from keras_mr import ciw
+from keras_mr.constrained import CICWMixup
+from keras_mr.constrained import ClassReweighting
+from keras_mr.constrained import InstanceReweighting
 
 
 def make_moons(n, seed=0):
@@ -70,7 +73,7 @@ def test_step_gradient_is_ciw_weighted_sum(temperature):
         q = w * np.exp(-per / temperature)  # MR weights as reference
         return (q / q.sum()).astype("float32")
 
-    got = one_step(dict(temperature=temperature), x, y, w)
+    got = one_step(dict(instance=InstanceReweighting(temperature=temperature)), x, y, w)
     want = manual_step(x, y, w, kl_weights)
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, atol=1e-5)
@@ -82,7 +85,7 @@ def test_step_gradient_other_divergence():
     def chi2_weights(per):
         return np.asarray(ciw.instance_weights(per, 0.5, "chi2", reference=w))
 
-    got = one_step(dict(instance_divergence="chi2", temperature=0.5), x, y, w)
+    got = one_step(dict(instance=InstanceReweighting("chi2", temperature=0.5)), x, y, w)
     want = manual_step(x, y, w, chi2_weights)
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, atol=1e-5)
@@ -93,18 +96,18 @@ def test_zero_weight_example_is_ignored():
     w0 = w.copy()
     w0[3] = 0.0
     keep = np.arange(len(x)) != 3
-    got = one_step(dict(temperature=0.5), x, y, w0)
-    want = one_step(dict(temperature=0.5), x[keep], y[keep], w0[keep])
+    got = one_step(dict(instance=InstanceReweighting(temperature=0.5)), x, y, w0)
+    want = one_step(dict(instance=InstanceReweighting(temperature=0.5)), x[keep], y[keep], w0[keep])
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, atol=1e-6)
     # and the example did matter with a positive weight
-    other = one_step(dict(temperature=0.5), x, y, w)
+    other = one_step(dict(instance=InstanceReweighting(temperature=0.5)), x, y, w)
     assert max(np.abs(a - b).max() for a, b in zip(got, other)) > 1e-4
 
 
 def test_no_instance_weighting_is_weighted_mean():
     x, y, w = small_data(seed=3)
-    got = one_step(dict(instance_divergence=None), x, y, w)
+    got = one_step(dict(instance=None), x, y, w)
     want = manual_step(x, y, w, lambda per: (w / w.sum()).astype("float32"))
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, atol=1e-5)
@@ -122,9 +125,9 @@ def test_burn_in_equals_plain_training():
         model.fit(x, y, sample_weight=w, batch_size=8, epochs=1, shuffle=False, verbose=0)
         return [v.numpy() for v in base.weights]
 
-    burn = run(dict(temperature=0.1, burn_in_steps=3))
-    plain = run(dict(instance_divergence=None))
-    ciw_now = run(dict(temperature=0.1))
+    burn = run(dict(instance=InstanceReweighting(temperature=0.1, burn_in_steps=3)))
+    plain = run(dict(instance=None))
+    ciw_now = run(dict(instance=InstanceReweighting(temperature=0.1)))
     for a, b in zip(burn, plain):
         np.testing.assert_allclose(a, b, atol=1e-6)
     assert max(np.abs(a - b).max() for a, b in zip(ciw_now, plain)) > 1e-4
@@ -137,7 +140,7 @@ def test_class_reweighting_uses_closed_form_targets():
 
     x, y, w = small_data(seed=5)
     got = one_step(
-        dict(instance_divergence=None, class_divergence="l1", class_budget=1.0),
+        dict(instance=None, classes=ClassReweighting("l1", budget=1.0)),
         x, y, w, loss=keras.losses.CategoricalCrossentropy(from_logits=True),
     )
     base = base_model()
@@ -156,11 +159,14 @@ def test_class_reweighting_uses_closed_form_targets():
 @pytest.mark.parametrize(
     "kwargs",
     [
-        dict(mixup="cicw", class_divergence="kl"),
-        dict(mixup="cicw", mixup_variant="sampling"),
-        dict(instance_divergence=None, mixup="uniform"),
-        dict(instance_divergence=None, label_smoothing=0.1),
-        dict(class_divergence="l2", final_temperature=0.2, decay_steps=2, burn_in_steps=2),
+        dict(mixing=CICWMixup(), classes=ClassReweighting("kl")),
+        dict(mixing=CICWMixup("sampling")),
+        dict(instance=None, mixing="uniform"),
+        dict(instance=None, label_smoothing=0.1),
+        dict(
+            instance=InstanceReweighting(final_temperature=0.2, decay_steps=2, burn_in_steps=2),
+            classes=ClassReweighting("l2"),
+        ),
     ],
 )
 def test_fit_runs_with_every_option(kwargs):
@@ -184,7 +190,10 @@ def test_temperature_is_logged_and_decays():
     x, y = make_moons(64)
     base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
     model = keras_mr.ConstrainedReweightingModel(
-        base, temperature=1.0, final_temperature=0.25, decay_rate=0.5, decay_steps=4
+        base,
+        instance=InstanceReweighting(
+            temperature=1.0, final_temperature=0.25, decay_rate=0.5, decay_steps=4
+        ),
     )
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     hist = model.fit(x, y, batch_size=16, epochs=3, verbose=0)
@@ -225,8 +234,11 @@ def test_save_and_load(tmp_path):
     x, y = make_moons(32)
     base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
     model = keras_mr.ConstrainedReweightingModel(
-        base, instance_divergence="hellinger", temperature=0.7, class_divergence="l1", class_budget=0.3,
-        mixup="cicw", label_smoothing=0.05,
+        base,
+        instance=InstanceReweighting("hellinger", temperature=0.7),
+        classes=ClassReweighting("l1", budget=0.3),
+        mixing=CICWMixup(),
+        label_smoothing=0.05,
     )
     model.compile("adam", keras.losses.CategoricalCrossentropy(from_logits=True))
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
@@ -234,8 +246,12 @@ def test_save_and_load(tmp_path):
     model.save(path)
     loaded = keras.models.load_model(path)
     assert isinstance(loaded, keras_mr.ConstrainedReweightingModel)
-    for key in ("instance_divergence", "temperature", "class_divergence", "class_budget", "mixup", "label_smoothing"):
-        assert getattr(loaded, key) == getattr(model, key)
+    for key in ("instance", "classes", "mixing"):
+        assert type(getattr(loaded, key)) is type(getattr(model, key))
+        assert getattr(loaded, key).get_config() == getattr(model, key).get_config()
+    assert loaded.instance.divergence == "hellinger" and loaded.instance.temperature == 0.7
+    assert loaded.classes.divergence == "l1" and loaded.classes.budget == 0.3
+    assert loaded.label_smoothing == model.label_smoothing == 0.05
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
 
@@ -244,15 +260,15 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="model"):
         keras_mr.ConstrainedReweightingModel(lambda t: t)
     with pytest.raises(ValueError, match="divergence"):
-        keras_mr.ConstrainedReweightingModel(base, instance_divergence="tv")
+        keras_mr.ConstrainedReweightingModel(base, instance="tv")
     with pytest.raises(ValueError, match="temperature"):
-        keras_mr.ConstrainedReweightingModel(base, temperature=-1.0)
-    with pytest.raises(ValueError, match="class_divergence"):
-        keras_mr.ConstrainedReweightingModel(base, class_divergence="js")
-    with pytest.raises(ValueError, match="mixup"):
-        keras_mr.ConstrainedReweightingModel(base, mixup="cutmix")
-    with pytest.raises(ValueError, match="instance_divergence"):
-        keras_mr.ConstrainedReweightingModel(base, mixup="cicw", instance_divergence=None)
+        keras_mr.ConstrainedReweightingModel(base, instance=InstanceReweighting(temperature=-1.0))
+    with pytest.raises(ValueError, match="ClassReweighting's `divergence`"):
+        keras_mr.ConstrainedReweightingModel(base, classes="js")
+    with pytest.raises(ValueError, match="mixing"):
+        keras_mr.ConstrainedReweightingModel(base, mixing="cutmix")
+    with pytest.raises(ValueError, match="instance="):
+        keras_mr.ConstrainedReweightingModel(base, mixing="cicw", instance=None)
     with pytest.raises(ValueError, match="label_smoothing"):
         keras_mr.ConstrainedReweightingModel(base, label_smoothing=1.0)
     model = keras_mr.ConstrainedReweightingModel(base)
@@ -280,7 +296,10 @@ def test_two_moons_ciw_beats_baseline_with_30pct_flipped_labels():
              keras.layers.Dense(128, activation="relu"), keras.layers.Dense(2)]
         )
         model = keras_mr.ConstrainedReweightingModel(
-            base, instance_divergence=divergence, temperature=1.0, burn_in_steps=5 * steps
+            base,
+            instance=None
+            if divergence is None
+            else InstanceReweighting(divergence, temperature=1.0, burn_in_steps=5 * steps),
         )
         model.compile(
             keras.optimizers.Adam(0.01),
@@ -302,9 +321,9 @@ def test_two_moons_ciw_beats_baseline_with_30pct_flipped_labels():
 @pytest.mark.parametrize(
     "kwargs",
     [
-        dict(temperature=1.0),  # MR + CIW
-        dict(instance_divergence=None, mixup="uniform"),  # MR + mixup
-        dict(instance_divergence=None, label_smoothing=0.1),  # MR + label smoothing
+        dict(instance=InstanceReweighting(temperature=1.0)),  # MR + CIW
+        dict(instance=None, mixing="uniform"),  # MR + mixup
+        dict(instance=None, label_smoothing=0.1),  # MR + label smoothing
     ],
 )
 def test_with_mr_sample_weighter(kwargs):
@@ -328,7 +347,9 @@ def test_mr_train_losses_are_the_wrapped_steps_losses():
     x, y = make_moons(48)
     y1 = np.eye(2, dtype="float32")[y]
     base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
-    model = keras_mr.ConstrainedReweightingModel(base, seed=0, temperature=1.0)
+    model = keras_mr.ConstrainedReweightingModel(
+        base, seed=0, instance=InstanceReweighting(temperature=1.0)
+    )
     model.compile(keras.optimizers.SGD(0.0), keras.losses.CategoricalCrossentropy(from_logits=True))
     weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5, loss_source="train")
     ds = weighter.attach(x, y1, batch_size=16, shuffle=True, seed=0)
@@ -345,7 +366,7 @@ def test_mr_train_losses_with_uniform_mixup_raise_a_clear_error():
     x, y = make_moons(32)
     y1 = np.eye(2, dtype="float32")[y]
     base = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
-    model = keras_mr.ConstrainedReweightingModel(base, seed=0, instance_divergence=None, mixup="uniform")
+    model = keras_mr.ConstrainedReweightingModel(base, seed=0, instance=None, mixing="uniform")
     model.compile(keras.optimizers.Adam(0.01), keras.losses.CategoricalCrossentropy(from_logits=True))
     weighter = keras_mr.MRSampleWeighter(loss_source="train")
     with pytest.raises(ValueError, match="recorded no training loss"):

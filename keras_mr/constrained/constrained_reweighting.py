@@ -7,9 +7,9 @@ The model wraps any Keras model; what it does in a step is given by three object
 :class:`~keras_mr.constrained.mixing.WeightedMixup` or
 :class:`~keras_mr.constrained.mixing.CICWMixup`).  The step asks the mixing strategy for
 the batch to train on (:meth:`mix_batch`), then reweights it unless CICW-Mixup already
-has.  The flat keywords of earlier versions (``instance_divergence=``,
-``class_divergence=``, ``mixup=``, ...) are shorthands that build these objects
-(:mod:`keras_mr.constrained.shorthands`).
+has.  A string names an object with its default settings (``instance="hellinger"`` is
+``InstanceReweighting("hellinger")``, ``mixing="cicw"`` is ``CICWMixup()``); any other
+setting is given to the object.
 
 ``sample_weight`` from the data (e.g. the MR weights of :class:`keras_mr.MRSampleWeighter`)
 is the *reference distribution* of the CIW problem, so for the KL divergence the final
@@ -27,8 +27,10 @@ from keras_mr._internal.backend import require_tensorflow
 from keras_mr.constrained.mixing import NoMixing
 from keras_mr.constrained.mixing import Reweighted
 from keras_mr.constrained.mixing import TrainingBatch
+from keras_mr.constrained.mixing import get_mixing
 from keras_mr.constrained.mixing_ops import smooth_labels
-from keras_mr.constrained.shorthands import strategies_from_keywords
+from keras_mr.constrained.reweighting import ClassReweighting
+from keras_mr.constrained.reweighting import InstanceReweighting
 from keras_mr.pipeline.per_example_loss import unreduced_loss
 from keras_mr.pipeline.training_losses import record_training_losses
 from keras_mr.pipeline.weighted_loss import weighted_mean
@@ -47,18 +49,18 @@ class CompiledLoss(NamedTuple):
     from_logits: bool
 
 
-class _Setting:
-    """Read-only flat view of one setting of the model's strategy objects.
+def _instance_reweighting(instance):
+    """``instance=`` as an object: an ``InstanceReweighting``, a divergence, or ``None``."""
+    if instance is None or isinstance(instance, InstanceReweighting):
+        return instance
+    return InstanceReweighting(instance)
 
-    ``model.temperature`` reads ``model.instance.temperature``, etc. (the attribute names
-    of the flat keywords, kept for existing code).
-    """
 
-    def __set_name__(self, owner, name):
-        self.name = name
-
-    def __get__(self, model, owner=None):
-        return self if model is None else model.settings().get(self.name)
+def _class_reweighting(classes):
+    """``classes=`` as an object: a ``ClassReweighting``, a class divergence, or ``None``."""
+    if classes is None or isinstance(classes, ClassReweighting):
+        return classes
+    return ClassReweighting(classes)
 
 
 @keras.saving.register_keras_serializable(package="keras_mr")
@@ -89,23 +91,19 @@ class ConstrainedReweightingModel(WrappedModel):
 
     Args:
         model: the Keras model to train.
-        instance: an :class:`~keras_mr.constrained.reweighting.InstanceReweighting`, a
-            CIW divergence name/alpha (``"kl"``, default), or ``None`` for no instance
-            reweighting.
+        instance: an :class:`~keras_mr.constrained.reweighting.InstanceReweighting`
+            (temperature schedule, burn-in), a CIW divergence name/alpha for its default
+            settings (``"kl"``, default), or ``None`` for no instance reweighting.
         classes: a :class:`~keras_mr.constrained.reweighting.ClassReweighting`, a class
-            divergence (``"kl"``, ``"l1"``, ``"l2"``), or ``None`` (default).
+            divergence for its default settings (``"kl"``, ``"l1"``, ``"l2"``), or
+            ``None`` (default).
         mixing: a :class:`~keras_mr.constrained.mixing.NoMixing` (or ``None``, default),
             :class:`~keras_mr.constrained.mixing.WeightedMixup` (or ``"uniform"``) or
-            :class:`~keras_mr.constrained.mixing.CICWMixup` (or ``"cicw"``).
+            :class:`~keras_mr.constrained.mixing.CICWMixup` (or ``"cicw"``; needs
+            ``instance``).
         label_smoothing: ``eps`` in ``[0, 1)``.
         seed: seed of the mixup randomness.
-        **kwargs: the shorthand keywords ``instance_divergence`` (for ``instance``),
-            ``temperature``, ``final_temperature``, ``decay_rate``, ``decay_steps``,
-            ``burn_in_steps`` (of ``InstanceReweighting``), ``class_divergence``,
-            ``class_temperature``, ``class_budget``, ``class_smoothing`` (of
-            ``ClassReweighting``), ``mixup``, ``mixup_variant``, ``mixup_alpha``,
-            ``consistent_targets`` (of the mixing); the rest go to ``keras.Model``.
-            Other keywords raise a ``TypeError``.
+        **kwargs: passed to ``keras.Model`` (e.g. ``name``).
 
     Example:
 
@@ -122,20 +120,6 @@ class ConstrainedReweightingModel(WrappedModel):
 
     # Records its per-example training losses for MRSampleWeighter(loss_source="train").
     records_training_losses = True
-    instance_divergence = _Setting()
-    temperature = _Setting()
-    final_temperature = _Setting()
-    decay_rate = _Setting()
-    decay_steps = _Setting()
-    burn_in_steps = _Setting()
-    class_divergence = _Setting()
-    class_temperature = _Setting()
-    class_budget = _Setting()
-    class_smoothing = _Setting()
-    mixup = _Setting()
-    mixup_variant = _Setting()
-    mixup_alpha = _Setting()
-    consistent_targets = _Setting()
 
     def __init__(
         self,
@@ -152,9 +136,18 @@ class ConstrainedReweightingModel(WrappedModel):
         )
         if not isinstance(model, keras.Model):
             raise TypeError(f"`model` must be a keras.Model to wrap; got {type(model).__name__}.")
-        strategies = strategies_from_keywords(instance, classes, mixing, kwargs)
+        instance = _instance_reweighting(instance)
+        classes = _class_reweighting(classes)
+        mixing = get_mixing(mixing)
+        if mixing.needs_instance_weights and instance is None:
+            raise ValueError(
+                "CICWMixup (`mixing='cicw'`) is driven by CIW weights: pass `instance=` "
+                "(e.g. 'kl' or an InstanceReweighting)."
+            )
         super().__init__(model, **kwargs)
-        self.instance, self.classes, self.mixing = strategies
+        self.instance = instance
+        self.classes = classes
+        self.mixing = mixing
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"`label_smoothing` must be in [0, 1); got {label_smoothing}.")
         self.label_smoothing = float(label_smoothing)
@@ -272,14 +265,22 @@ class ConstrainedReweightingModel(WrappedModel):
         tracker = self.temperature_tracker
         return {k: v for k, v in logs.items() if tracker is None or k != tracker.name}
 
-    def settings(self):
-        """The settings of the strategy objects as flat keywords (what the config stores)."""
-        flat = {"instance_divergence": None, "class_divergence": None, "mixup": None}
-        for part in (self.instance, self.classes, self.mixing):
-            if part is not None:
-                flat.update(part.get_config())
-        flat.update(label_smoothing=self.label_smoothing, seed=self.seed)
-        return flat
-
     def get_config(self):
-        return {**super().get_config(), **self.settings()}
+        serialize = keras.saving.serialize_keras_object
+        return {
+            **super().get_config(),
+            "instance": serialize(self.instance),
+            "classes": serialize(self.classes),
+            "mixing": serialize(self.mixing),
+            "label_smoothing": self.label_smoothing,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for key in ("instance", "classes", "mixing"):
+            config[key] = keras.saving.deserialize_keras_object(
+                config[key], custom_objects=custom_objects
+            )
+        return super().from_config(config, custom_objects=custom_objects)

@@ -8,11 +8,14 @@
   (:mod:`keras_mr.constrained.cicw_mixup`).
 
 Each has the one method the training step calls, :meth:`mix_batch`, which takes the
-step's :class:`TrainingBatch` and returns the batch to train on.
+step's :class:`TrainingBatch` and returns the batch to train on, and a
+``get_config``/``from_config`` of its constructor's arguments.
 """
 
 from typing import Any
 from typing import NamedTuple
+
+import keras
 
 from keras_mr.constrained import cicw_mixup as cicw_mixup_lib
 from keras_mr.constrained import mixup as mixup_lib
@@ -55,6 +58,7 @@ class Reweighted(NamedTuple):
     global_loss: Any = None
 
 
+@keras.saving.register_keras_serializable(package="keras_mr")
 class NoMixing:
     """No mixing: the step trains on the batch as it is (the default)."""
 
@@ -73,9 +77,14 @@ class NoMixing:
         return batch
 
     def get_config(self):
-        return {"mixup": self.name}
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
 
+@keras.saving.register_keras_serializable(package="keras_mr")
 class WeightedMixup:
     """Vanilla mixup whose two sources keep their weights (MR + mixup).
 
@@ -98,7 +107,7 @@ class WeightedMixup:
 
     def __init__(self, alpha=1.0, consistent_targets=True):
         if not alpha > 0:
-            raise ValueError(f"`mixup_alpha` must be > 0; got {alpha}.")
+            raise ValueError(f"WeightedMixup's `alpha` must be > 0; got {alpha}.")
         self.alpha = float(alpha)
         self.consistent_targets = bool(consistent_targets)
 
@@ -125,13 +134,14 @@ class WeightedMixup:
         return TrainingBatch(mixed.x, mixed.y, mixed.sample_weight, index=None)
 
     def get_config(self):
-        return {
-            "mixup": self.name,
-            "mixup_alpha": self.alpha,
-            "consistent_targets": self.consistent_targets,
-        }
+        return {"alpha": self.alpha, "consistent_targets": self.consistent_targets}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
 
+@keras.saving.register_keras_serializable(package="keras_mr")
 class CICWMixup:
     """CICW-Mixup: mixing driven by the CIW weights.
 
@@ -146,7 +156,7 @@ class CICWMixup:
     def __init__(self, variant="both", alpha=1.0):
         if variant not in cicw_mixup_lib.VARIANTS:
             raise ValueError(
-                f"`mixup_variant` must be one of {cicw_mixup_lib.VARIANTS}; got {variant!r}."
+                f"CICWMixup's `variant` must be one of {cicw_mixup_lib.VARIANTS}; got {variant!r}."
             )
         self.variant = variant
         self.alpha = float(alpha)
@@ -176,30 +186,36 @@ class CICWMixup:
         return TrainingBatch(mixed.x, mixed.y, None, index=None, reweight=False)
 
     def get_config(self):
-        return {"mixup": self.name, "mixup_variant": self.variant, "mixup_alpha": self.alpha}
+        return {"variant": self.variant, "alpha": self.alpha}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
 
 MIXUP_MODES = (NoMixing.name, WeightedMixup.name, CICWMixup.name)
 
 
-def get_mixing(mixup=None, mixup_variant="both", mixup_alpha=1.0, consistent_targets=True):
-    """The mixing strategy for the model's ``mixup=`` keywords (an object is returned as is).
+def get_mixing(mixing=None):
+    """The mixing strategy of the model's ``mixing=`` argument (an object is returned as is).
 
     Args:
-        mixup: ``None``, ``"uniform"``, ``"cicw"`` or a mixing object.
-        mixup_variant: variant of ``"cicw"``.
-        mixup_alpha: ``Beta(alpha, alpha)`` parameter of the ratios.
-        consistent_targets: of ``"uniform"``.
+        mixing: a :class:`NoMixing`, :class:`WeightedMixup` or :class:`CICWMixup`, or
+            ``None`` (:class:`NoMixing`), ``"uniform"`` (``WeightedMixup()``) or
+            ``"cicw"`` (``CICWMixup()``).
 
     Returns:
         A :class:`NoMixing`, :class:`WeightedMixup` or :class:`CICWMixup`.
     """
-    if isinstance(mixup, (NoMixing, WeightedMixup, CICWMixup)):
-        return mixup
-    if mixup is None:
+    if isinstance(mixing, (NoMixing, WeightedMixup, CICWMixup)):
+        return mixing
+    if mixing is None:
         return NoMixing()
-    if mixup == WeightedMixup.name:
-        return WeightedMixup(mixup_alpha, consistent_targets)
-    if mixup == CICWMixup.name:
-        return CICWMixup(mixup_variant, mixup_alpha)
-    raise ValueError(f"`mixup` must be one of {MIXUP_MODES} or a mixing object; got {mixup!r}.")
+    if mixing == WeightedMixup.name:
+        return WeightedMixup()
+    if mixing == CICWMixup.name:
+        return CICWMixup()
+    raise ValueError(
+        f"`mixing` must be a NoMixing, WeightedMixup or CICWMixup object, or one of "
+        f"{MIXUP_MODES}; got {mixing!r}."
+    )

@@ -7,12 +7,14 @@
   :mod:`keras_mr.constrained.cicw`.
 
 Each holds its settings, validates them once, and has the one method the training step
-calls; the model does not branch on option strings.
+calls; the model does not branch on option strings.  ``get_config``/``from_config`` use the
+constructor's arguments, so the model saves them with ``keras.saving``.
 """
 
 from typing import Any
 from typing import NamedTuple
 
+import keras
 from keras import ops
 
 from keras_mr._internal.distribution import all_gather_with_offset
@@ -33,6 +35,7 @@ class InstanceWeights(NamedTuple):
     global_loss: Any
 
 
+@keras.saving.register_keras_serializable(package="keras_mr")
 class InstanceReweighting:
     """CIW instance weights (Constrained Instance reWeighting).
 
@@ -122,7 +125,7 @@ class InstanceReweighting:
 
     def get_config(self):
         return {
-            "instance_divergence": self.divergence,
+            "divergence": self.divergence,
             "temperature": self.temperature,
             "final_temperature": self.final_temperature,
             "decay_rate": self.decay_rate,
@@ -130,7 +133,12 @@ class InstanceReweighting:
             "burn_in_steps": self.burn_in_steps,
         }
 
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
+
+@keras.saving.register_keras_serializable(package="keras_mr")
 class ClassReweighting:
     """CICW class reweighting of the targets (Constrained Instance and Class reWeighting).
 
@@ -144,7 +152,7 @@ class ClassReweighting:
     def __init__(self, divergence="kl", temperature=1.0, budget=0.4, smoothing=0.1):
         if divergence not in cicw_lib.CLASS_DIVERGENCES:
             raise ValueError(
-                f"`class_divergence` must be None or one of "
+                f"ClassReweighting's `divergence` must be one of "
                 f"{cicw_lib.CLASS_DIVERGENCES}; got {divergence!r}."
             )
         self.divergence = divergence
@@ -166,8 +174,12 @@ class ClassReweighting:
 
     def get_config(self):
         return {
-            "class_divergence": self.divergence,
-            "class_temperature": self.temperature,
-            "class_budget": self.budget,
-            "class_smoothing": self.smoothing,
+            "divergence": self.divergence,
+            "temperature": self.temperature,
+            "budget": self.budget,
+            "smoothing": self.smoothing,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
