@@ -49,7 +49,6 @@ from keras_mr.constrained import ciw
 from keras_mr.constrained import mixup
 from keras_mr.errors import BackendNotSupportedError
 from keras_mr.meta import MetaWeightNet
-from keras_mr.meta import MetaWeightNetModel
 from keras_mr.meta import balanced_meta_indices
 from keras_mr.meta import build_weighting_network
 from keras_mr.meta import mae_probability_loss
@@ -98,7 +97,6 @@ __all__ = [
     "training_losses",
     # Meta-weighting
     "MetaWeightNet",
-    "MetaWeightNetModel",
     "build_weighting_network",
     "mae_probability_loss",
     "balanced_meta_indices",

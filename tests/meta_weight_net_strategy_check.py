@@ -51,7 +51,7 @@ def train(strategy, meta_loss):
         model.compile(optimizer=keras.optimizers.SGD(0.2, momentum=0.9),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       jit_compile=False)
-    variables = model.classifier.trainable_variables + model.weighting_network.trainable_variables
+    variables = model.model.trainable_variables + model.weighting_network.trainable_variables
     initial = [v.numpy().copy() for v in variables]
     history = model.fit(data(), epochs=2, verbose=0, shuffle=False)
     state = [v.numpy() for v in variables]

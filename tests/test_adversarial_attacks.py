@@ -37,7 +37,7 @@ def test_project_lands_in_ball_and_range(norm):
     x = rng.uniform(size=(16, 3, 4)).astype("float32")
     x_adv = x + rng.normal(scale=2.0, size=x.shape).astype("float32")
     eps = 0.1
-    out = _np(attacks.project(x_adv, x, eps, norm, 0.0, 1.0))
+    out = _np(attacks.project_perturbation(x_adv, x, eps, norm, 0.0, 1.0))
     assert out.min() >= 0.0 and out.max() <= 1.0
     norms = _np(attacks.perturbation_norm(out, x, norm))
     assert np.all(norms <= eps + 1e-5)
@@ -46,7 +46,7 @@ def test_project_lands_in_ball_and_range(norm):
 
 def test_project_without_range_only_projects():
     x = np.array([[0.95]], "float32")
-    out = _np(attacks.project([[2.0]], x, 0.1, "inf", None, None))
+    out = _np(attacks.project_perturbation([[2.0]], x, 0.1, "inf", None, None))
     np.testing.assert_allclose(out, [[1.05]], atol=1e-6)
 
 

@@ -118,14 +118,14 @@ def test_l1_is_hard_bootstrapping():
     np.testing.assert_allclose(v[1], y[1], atol=1e-6)  # agreeing label unchanged
 
 
-def test_project_to_simplex():
+def test_project_simplex():
     rng = np.random.default_rng(5)
     z = rng.normal(size=(6, 5)) * 2
-    out = np.asarray(cicw.project_to_simplex(z.astype("float32")))
+    out = np.asarray(cicw.project_simplex(z.astype("float32")))
     for i in range(len(z)):
         ref = _slsqp(lambda u, i=i: np.sum((u - z[i]) ** 2), 5, np.ones(5) / 5)
         np.testing.assert_allclose(out[i], ref, atol=1e-4)
-    np.testing.assert_allclose(cicw.project_to_simplex(np.array([[0.2, 0.8]])), [[0.2, 0.8]], atol=1e-7)
+    np.testing.assert_allclose(cicw.project_simplex(np.array([[0.2, 0.8]])), [[0.2, 0.8]], atol=1e-7)
 
 
 @pytest.mark.parametrize("divergence", ["l1", "l2"])

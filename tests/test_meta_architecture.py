@@ -1,4 +1,4 @@
-"""MetaWeightNet on the wrapper base: compiled metrics, the `model`/`classifier` names."""
+"""MetaWeightNet on the wrapper base: compiled metrics, the wrapped `model`."""
 
 import keras
 import numpy as np
@@ -40,11 +40,11 @@ def test_compiled_metrics_in_fit_and_evaluate():
     assert float(result["accuracy"]) == pytest.approx(float(expected.result()), abs=1e-6)
 
 
-def test_inner_model_is_model_with_classifier_as_alias():
+def test_inner_model_is_model():
     inner = _classifier()
     by_position = keras_mr.MetaWeightNet(inner)
     by_keyword = keras_mr.MetaWeightNet(model=inner)
-    assert by_position.model is inner and by_position.classifier is inner
+    assert by_position.model is inner
     assert by_keyword.model is inner
     config = by_position.get_config()
     assert "model" in config and "classifier" not in config

@@ -208,7 +208,7 @@ def test_meta_gradient_matches_finite_differences(meta_loss):
         meta_loss_value, grads = model.meta_gradients(x, y, xm, ym, sample_weight=sw)
         analytic = flat(grads)
 
-        clf, wnet = model.classifier, model.weighting_network
+        clf, wnet = model.model, model.weighting_network
         ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
 
         def objective():
@@ -298,7 +298,7 @@ def _batch(x, y, xm, ym, w=None):
 
 
 def _state(model):
-    return flat(model.classifier.trainable_variables), flat(
+    return flat(model.model.trainable_variables), flat(
         model.weighting_network.trainable_variables
     )
 
@@ -315,9 +315,9 @@ def test_real_step_uses_updated_weights_times_mr_weights(normalize):
     xm, ym = make_blobs(n=6, n_classes=3, dim=3, seed=6)
     m = np.array([2, 0, 1, 1, 3, 0.5, 1, 1, 0, 1], dtype="float32")
     model = make_model(lr=0.3, normalize=normalize)
-    w0 = [v.numpy().copy() for v in model.classifier.trainable_variables]
+    w0 = [v.numpy().copy() for v in model.model.trainable_variables]
     model.train_step(_batch(x, y, xm, ym, m))
-    clf, wnet = model.classifier, model.weighting_network
+    clf, wnet = model.model, model.weighting_network
     for var, val in zip(clf.trainable_variables, w0):
         var.assign(val)  # back to w_t, keep Theta_{t+1}
     ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
@@ -330,7 +330,7 @@ def test_real_step_uses_updated_weights_times_mr_weights(normalize):
     expected = flat([w - 0.3 * g for w, g in zip(w0, grads)])
     model2 = make_model(lr=0.3, normalize=normalize)
     model2.train_step(_batch(x, y, xm, ym, m))
-    np.testing.assert_allclose(flat(model2.classifier.trainable_variables), expected,
+    np.testing.assert_allclose(flat(model2.model.trainable_variables), expected,
                                rtol=1e-5, atol=1e-6)
     assert not np.allclose(expected, flat(w0))
 
@@ -373,7 +373,7 @@ def test_missing_meta_batch_and_bad_arguments():
         MetaWeightNet(clf, meta_loss="hinge")
     with pytest.raises(ValueError, match="normalize"):
         MetaWeightNet(clf, normalize="l1")
-    with pytest.raises(TypeError, match="classifier"):
+    with pytest.raises(TypeError, match="`model` must be a keras.Model"):
         MetaWeightNet("not a model")
     unbuilt = keras.Sequential([keras.layers.Dense(3)])
     with pytest.raises(ValueError, match="built"):

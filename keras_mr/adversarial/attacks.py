@@ -249,7 +249,3 @@ def perturbation_norm(x_adv, x, norm="inf"):
         return ops.max(ops.abs(delta), axis=axes)
     return ops.sqrt(ops.sum(ops.square(delta), axis=axes))
 
-
-# Former names, kept for existing code.
-project_ball = project_lp_ball
-project = project_perturbation

@@ -164,6 +164,3 @@ def crossentropy_class_losses(y_pred, from_logits=False):
         return -ops.log_softmax(y_pred, axis=-1)
     return -ops.log(ops.clip(y_pred, 1e-7, 1.0))
 
-
-# Former name, kept for existing code.
-project_to_simplex = project_simplex

@@ -14,12 +14,10 @@ from keras_mr.meta.meta_data import split_meta_set
 from keras_mr.meta.meta_data import with_meta_batches
 from keras_mr.meta.meta_losses import mae_probability_loss
 from keras_mr.meta.meta_weight_net import MetaWeightNet
-from keras_mr.meta.meta_weight_net import MetaWeightNetModel
 from keras_mr.meta.weighting_network import build_weighting_network
 
 __all__ = [
     "MetaWeightNet",
-    "MetaWeightNetModel",
     "balanced_meta_indices",
     "build_weighting_network",
     "mae_probability_loss",

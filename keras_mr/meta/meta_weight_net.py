@@ -49,7 +49,6 @@ from keras_mr.pipeline.wrapped_model import WrappedModel
 __all__ = [
     "MetaStep",
     "MetaWeightNet",
-    "MetaWeightNetModel",
     "build_weighting_network",
     "combine_weights",
     "default_meta_optimizer",
@@ -106,9 +105,8 @@ class MetaWeightNet(WrappedModel):
       equals single-device training on the same global batches.
 
     Args:
-        classifier: a built Keras model mapping ``x`` to class scores (also accepted
-            as ``model=``, the name every keras-mr wrapper uses; it is ``self.model``,
-            with ``self.classifier`` as a read-only alias).
+        model: the classifier, a built Keras model mapping ``x`` to class scores
+            (``self.model``).
         weighting_network: model mapping ``(B, 1)`` losses to ``(B, 1)``
             non-negative weights; default :func:`build_weighting_network`.
         meta_optimizer: optimizer of the weighting network; default
@@ -147,7 +145,7 @@ class MetaWeightNet(WrappedModel):
 
     def __init__(
         self,
-        classifier=None,
+        model,
         weighting_network=None,
         meta_optimizer=None,
         meta_loss="mae",
@@ -157,12 +155,11 @@ class MetaWeightNet(WrappedModel):
         from_logits=None,
         **kwargs,
     ):
-        classifier = kwargs.pop("model", classifier)
-        if not isinstance(classifier, keras.Model):
-            raise TypeError(f"`classifier` must be a keras.Model, got {type(classifier).__name__}.")
-        if not classifier.built:
+        if not isinstance(model, keras.Model):
+            raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
+        if not model.built:
             raise ValueError(
-                "`classifier` must be built (give it an Input layer or call it once on data) so "
+                "`model` must be built (give it an Input layer or call it once on data) so "
                 "that its variables exist before MetaWeightNet is created."
             )
         if weighting_network is None:
@@ -181,7 +178,7 @@ class MetaWeightNet(WrappedModel):
             raise ValueError(f"`normalize` must be one of {NORMALIZATIONS}, got {normalize!r}.")
         if virtual_lr is not None and not float(virtual_lr) > 0:
             raise ValueError(f"`virtual_lr` must be > 0 or None, got {virtual_lr!r}.")
-        super().__init__(classifier, **kwargs)
+        super().__init__(model, **kwargs)
         self.weighting_network = weighting_network
         self.meta_optimizer = (
             default_meta_optimizer()
@@ -201,11 +198,6 @@ class MetaWeightNet(WrappedModel):
         self.built = True
 
     # -- Keras plumbing -----------------------------------------------------
-
-    @property
-    def classifier(self):
-        """The wrapped classifier (``self.model``)."""
-        return self.model
 
     def call(self, inputs, training=None):
         if isinstance(inputs, dict) and META_X in inputs:
@@ -377,8 +369,6 @@ class MetaWeightNet(WrappedModel):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        if "classifier" in config:  # configs saved before the wrapper base
-            config["model"] = config.pop("classifier")
         for key in ("weighting_network", "meta_optimizer"):
             config[key] = keras.saving.deserialize_keras_object(
                 config[key], custom_objects=custom_objects
@@ -386,6 +376,3 @@ class MetaWeightNet(WrappedModel):
         if not isinstance(config.get("meta_loss"), str):
             config["meta_loss"] = keras.saving.deserialize_keras_object(config["meta_loss"])
         return super().from_config(config, custom_objects=custom_objects)
-
-
-MetaWeightNetModel = MetaWeightNet
