@@ -248,4 +248,3 @@ def perturbation_norm(x_adv, x, norm="inf"):
     if norm == "inf":
         return ops.max(ops.abs(delta), axis=axes)
     return ops.sqrt(ops.sum(ops.square(delta), axis=axes))
-

@@ -163,4 +163,3 @@ def crossentropy_class_losses(y_pred, from_logits=False):
     if from_logits:
         return -ops.log_softmax(y_pred, axis=-1)
     return -ops.log(ops.clip(y_pred, 1e-7, 1.0))
-
