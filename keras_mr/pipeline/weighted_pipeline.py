@@ -98,100 +98,61 @@ def build_weighted_pipeline(x, y=None, options=None, *, needs_eval_data, with_in
     Returns:
         A :class:`WeightedPipeline`.
     """
-    (
-        batch_size,
-        shuffle,
-        seed,
-        augment,
-        cache,
-        eval_data,
-        eval_batch_size,
-        num_examples,
-        drop_remainder,
-        class_weight,
-        pipeline,
-    ) = options = options or PipelineOptions()
+    options = options or PipelineOptions()
+    check_training_inputs(x, options)
+    if use_pydataset(options.pipeline):
+        return build_array_pipeline(x, y, options, with_index)
+    return build_tf_data_pipeline(x, y, options, needs_eval_data, with_index)
+
+
+def check_training_inputs(x, options):
+    """The checks every pipeline shares: indexed ``x``, ``batch_size`` and ``augment``."""
     if is_generator_like(x):
         raise TypeError(
             f"`x` is a {type(x).__name__}; attach() needs to know which example each "
             "row is. Pass arrays `attach(x, y, batch_size=...)`, or an indexed "
             f"tf.data.Dataset of (x, y, index). {indexed_data.INDEX_HELP}"
         )
+    batch_size = options.batch_size
     if batch_size is not None and (
         isinstance(batch_size, bool)
         or not isinstance(batch_size, (int, np.integer))
         or batch_size < 1
     ):
         raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
-    if augment is not None and not callable(augment):
-        raise TypeError(f"`augment` must be callable fn(x) -> x, got {augment!r}.")
-    if use_pydataset(pipeline):
-        return build_array_pipeline(x, y, options, with_index)
+    if options.augment is not None and not callable(options.augment):
+        raise TypeError(f"`augment` must be callable fn(x) -> x, got {options.augment!r}.")
+
+
+def build_tf_data_pipeline(x, y, options, needs_eval_data, with_index):
+    """The ``tf.data`` pipeline: weights looked up in a ``tf.Variable`` table per batch."""
     tf = require_tensorflow("SampleWeighter.attach")
-
-    labels = None
-    batched_user_pipeline = False
-    if isinstance(x, tf.data.Dataset):
-        if y is not None:
-            raise ValueError("`y` must be None when `x` is a tf.data.Dataset of (x, y, index).")
-        if batch_size is None:
-            batched_user_pipeline = True
-            indexed_data.check_indexed_spec(x.element_spec, batched=True, arg_name="x")
-            source = None
-        else:
-            source = indexed_data.DatasetSource(x, num_examples, cache=cache)
-    else:
-        if batch_size is None:
-            raise ValueError("`batch_size` is required when attaching arrays.")
-        source = indexed_data.ArraySource(x, y)
-        labels = y
-
-    if batched_user_pipeline:
-        train = x
-        if eval_data is None and needs_eval_data:
-            raise ValueError(
-                "A batched dataset was attached, so the loss pass needs `eval_data`: the "
-                "same examples as (x, y, index), unshuffled and un-augmented. Or attach "
-                "the unbatched indexed dataset with `batch_size=`."
-            )
-        n = None if num_examples is None else int(num_examples)
-        card = int(train.cardinality())
-        steps_per_epoch = card if card >= 0 else None
+    source, labels = training_source(tf, x, y, options)
+    if source is None:  # the user's own batched pipeline
+        n, steps_per_epoch = batched_dataset_size(x, options, needs_eval_data)
     else:
         n = source.num_examples
-        b = int(batch_size)
-        steps_per_epoch = n // b if drop_remainder else math.ceil(n / b)
-        if steps_per_epoch == 0:
-            raise ValueError(f"`drop_remainder=True` with batch_size={b} > N={n} leaves no batch.")
-    eval_bs = int(eval_batch_size or max(256, 4 * int(batch_size or 64)))
-
-    if eval_data is not None:
-        eval_batched = indexed_data.is_batched_indexed(eval_data.element_spec)
-        indexed_data.check_indexed_spec(
-            eval_data.element_spec, batched=eval_batched, arg_name="eval_data"
-        )
-        if not eval_batched:
-            if n is None:
-                n = indexed_data.dataset_size(eval_data, None, "eval_data")
-            eval_data = eval_data.batch(eval_bs)
-    elif isinstance(source, indexed_data.ArraySource):
-        eval_data = source.batches(eval_bs)
-    elif source is not None:
-        eval_data = source.dataset.batch(eval_bs)
+        steps_per_epoch = steps_in_epoch(n, int(options.batch_size), options.drop_remainder)
+    eval_data, n = loss_pass_batches(source, options.eval_data, n, eval_batch_size(options))
     if n is None:
         raise ValueError("Cannot tell the number of training examples: pass `num_examples=N`.")
-    class_table = class_weight_table(class_weight)
-    seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed)
+    class_table = class_weight_table(options.class_weight)
+    seed = shuffle_seed(options.seed)
     with tf.init_scope(), tf.device("/CPU:0"):
         table = tf.Variable(tf.ones([n], tf.float32), trainable=False, name="weights")
         counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="lookups")
         key = tf.Variable([seed, 0], dtype=tf.int64, trainable=False, name="key")
 
-    if not batched_user_pipeline:
+    if source is None:
+        train = x
+    else:
         train = source.batches(
-            int(batch_size), key=key if shuffle else None, drop_remainder=drop_remainder
+            int(options.batch_size),
+            key=key if options.shuffle else None,
+            drop_remainder=options.drop_remainder,
         )
-    if augment is not None:
+    if options.augment is not None:
+        augment = options.augment
         train = train.map(lambda xb, yb, ib: (augment(xb), yb, ib))
     lookup = indexed_data.make_weight_lookup(
         table, counter, with_index=with_index, class_weights=class_table
@@ -199,6 +160,83 @@ def build_weighted_pipeline(x, y=None, options=None, *, needs_eval_data, with_in
     # prefetch(1): after an update at most two batches carry old weights.
     train = train.map(lookup).prefetch(1)
     return WeightedPipeline(train, eval_data, n, steps_per_epoch, table, counter, key, seed, labels)
+
+
+def training_source(tf, x, y, options):
+    """``(source, labels)``: where the training examples come from.
+
+    ``source`` is an :class:`~keras_mr.pipeline.indexed_data.ArraySource` for arrays, a
+    :class:`~keras_mr.pipeline.indexed_data.DatasetSource` for an unbatched indexed
+    dataset, and ``None`` for a batched one (used as it is); ``labels`` are ``y`` for
+    arrays, else ``None``.
+    """
+    if not isinstance(x, tf.data.Dataset):
+        if options.batch_size is None:
+            raise ValueError("`batch_size` is required when attaching arrays.")
+        return indexed_data.ArraySource(x, y), y
+    if y is not None:
+        raise ValueError("`y` must be None when `x` is a tf.data.Dataset of (x, y, index).")
+    if options.batch_size is None:
+        indexed_data.check_indexed_spec(x.element_spec, batched=True, arg_name="x")
+        return None, None
+    return indexed_data.DatasetSource(x, options.num_examples, cache=options.cache), None
+
+
+def batched_dataset_size(dataset, options, needs_eval_data):
+    """``(N or None, steps per epoch or None)`` of a batched indexed dataset."""
+    if options.eval_data is None and needs_eval_data:
+        raise ValueError(
+            "A batched dataset was attached, so the loss pass needs `eval_data`: the "
+            "same examples as (x, y, index), unshuffled and un-augmented. Or attach "
+            "the unbatched indexed dataset with `batch_size=`."
+        )
+    n = None if options.num_examples is None else int(options.num_examples)
+    cardinality = int(dataset.cardinality())
+    return n, (cardinality if cardinality >= 0 else None)
+
+
+def loss_pass_batches(source, eval_data, n, batch_size):
+    """``(batches, N)``: the unshuffled ``(x, y, index)`` batches the loss pass reads.
+
+    ``eval_data`` when given (batched here if it is not; it tells ``N`` when nothing
+    else did), else the training source in order; ``None`` for a batched dataset
+    attached without ``eval_data``.
+    """
+    if eval_data is not None:
+        batched = indexed_data.is_batched_indexed(eval_data.element_spec)
+        indexed_data.check_indexed_spec(
+            eval_data.element_spec, batched=batched, arg_name="eval_data"
+        )
+        if batched:
+            return eval_data, n
+        if n is None:
+            n = indexed_data.dataset_size(eval_data, None, "eval_data")
+        return eval_data.batch(batch_size), n
+    if isinstance(source, indexed_data.ArraySource):
+        return source.batches(batch_size), n
+    if source is not None:
+        return source.dataset.batch(batch_size), n
+    return None, n
+
+
+def steps_in_epoch(n, batch_size, drop_remainder):
+    """Batches in one epoch of ``n`` examples; an error when ``drop_remainder`` leaves none."""
+    steps = n // batch_size if drop_remainder else math.ceil(n / batch_size)
+    if steps == 0:
+        raise ValueError(
+            f"`drop_remainder=True` with batch_size={batch_size} > N={n} leaves no batch."
+        )
+    return steps
+
+
+def eval_batch_size(options):
+    """The loss pass's batch size: ``eval_batch_size``, else ``max(256, 4 * batch_size)``."""
+    return int(options.eval_batch_size or max(256, 4 * int(options.batch_size or 64)))
+
+
+def shuffle_seed(seed):
+    """``seed`` as an int, or a random one when it is ``None``."""
+    return int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed)
 
 
 def build_array_pipeline(x, y, options, with_index):
@@ -211,11 +249,8 @@ def build_array_pipeline(x, y, options, with_index):
     if options.batch_size is None:
         raise ValueError("`batch_size` is required when attaching arrays.")
     n = indexed_data.check_arrays(x, y)
-    batch = int(options.batch_size)
-    steps = n // batch if options.drop_remainder else math.ceil(n / batch)
-    if steps == 0:
-        raise ValueError(f"`drop_remainder=True` with batch_size={batch} > N={n} leaves no batch.")
-    seed = int(np.random.randint(0, 2**31 - 1)) if options.seed is None else int(options.seed)
+    steps = steps_in_epoch(n, int(options.batch_size), options.drop_remainder)
+    seed = shuffle_seed(options.seed)
     state = (
         array_pipeline.HostValue(np.ones(n, np.float32)),
         array_pipeline.HostValue(np.int64(0)),
@@ -224,8 +259,7 @@ def build_array_pipeline(x, y, options, with_index):
     train = array_pipeline.WeightedArrayDataset(
         x, y, options, state, class_weight_values(options.class_weight), with_index
     )
-    eval_bs = int(options.eval_batch_size or max(256, 4 * batch))
-    eval_data = array_pipeline.ArrayBatches(train.x, train.y, eval_bs)
+    eval_data = array_pipeline.ArrayBatches(train.x, train.y, eval_batch_size(options))
     return WeightedPipeline(train, eval_data, n, steps, *state, seed, train.y)
 
 
