@@ -16,6 +16,7 @@ that sparse and one-hot labels both work.
 cleverhans is an optional dependency: ``pip install keras-mr[adversarial]``.
 """
 
+import contextlib
 import math
 
 import keras
@@ -130,6 +131,38 @@ def robust_accuracy(
 
     fgm, pgd = _cleverhans()
     eps = _check_eps_list(eps)
+    attacks = _check_attack_settings(attacks, clip_min, clip_max, pgd_steps)
+    x, y = _evaluation_arrays(x, y, max_examples)
+
+    def model_fn(inp):
+        return tf.cast(model(inp, training=False), tf.float32)
+
+    if seed is not None:
+        tf.random.set_seed(seed)
+    correct = _correct_count_fn(model_fn)
+    common = dict(
+        loss_fn=cleverhans_loss_fn, clip_min=clip_min, clip_max=clip_max, sanity_checks=False
+    )
+
+    def make_attack(kind, e):
+        if kind == "fgsm":
+            return _fgsm_fn(fgm, model_fn, e, common)
+        step = pgd_step_size if pgd_step_size is not None else 2.5 * e / pgd_steps
+        step = min(step, e)  # cleverhans asserts eps_iter <= eps
+        return _pgd_fn(pgd, model_fn, e, step, pgd_steps, pgd_random_start, common)
+
+    results = {}
+    n = len(x)
+    with _retracing_warnings_hidden():
+        for name, kind, e in _result_columns(attacks, eps):
+            results[name] = _column_accuracy(
+                x, y, n, batch_size, correct, None if kind is None else make_attack(kind, e)
+            )
+    return results
+
+
+def _check_attack_settings(attacks, clip_min, clip_max, pgd_steps):
+    """Checks the attack arguments of :func:`robust_accuracy`; returns ``attacks`` lowercased."""
     attacks = tuple(a.lower() for a in attacks)
     for a in attacks:
         if a not in ("pgd", "fgsm"):
@@ -138,6 +171,11 @@ def robust_accuracy(
         raise ValueError("cleverhans needs both `clip_min` and `clip_max`, or neither.")
     if not isinstance(pgd_steps, int) or pgd_steps < 1:
         raise ValueError(f"`pgd_steps` must be an int >= 1, got {pgd_steps}.")
+    return attacks
+
+
+def _evaluation_arrays(x, y, max_examples):
+    """``x`` as float32 and ``y`` as arrays, cut to ``max_examples``; an error when empty."""
     x = np.asarray(x, dtype="float32")
     y = np.asarray(y)
     if len(x) != len(y):
@@ -146,12 +184,12 @@ def robust_accuracy(
         x, y = x[:max_examples], y[:max_examples]
     if len(x) == 0:
         raise ValueError("`x` is empty.")
+    return x, y
 
-    def model_fn(inp):
-        return tf.cast(model(inp, training=False), tf.float32)
 
-    if seed is not None:
-        tf.random.set_seed(seed)
+def _correct_count_fn(model_fn):
+    """A ``tf.function`` ``(xb, yb) -> number of correct predictions`` (sparse or one-hot)."""
+    tf = require_tensorflow("robust_accuracy")
 
     @tf.function(reduce_retracing=True)
     def correct(xb, yb):
@@ -163,53 +201,48 @@ def robust_accuracy(
             label = tf.reshape(tf.cast(yb, tf.int64), (-1,))
         return tf.reduce_sum(tf.cast(tf.equal(pred, label), tf.float32))
 
-    common = dict(
-        loss_fn=cleverhans_loss_fn, clip_min=clip_min, clip_max=clip_max, sanity_checks=False
-    )
+    return correct
 
-    def make_attack(kind, e):
-        if kind == "fgsm":
 
-            def run(xb, yb):
-                return fgm(model_fn, xb, e, np.inf, y=yb, **common)
-        else:
-            step = pgd_step_size if pgd_step_size is not None else 2.5 * e / pgd_steps
-            step = min(step, e)  # cleverhans asserts eps_iter <= eps
+def _fgsm_fn(fgm, model_fn, e, common):
+    """A ``tf.function`` ``(xb, yb) -> adversarial xb``: cleverhans FGSM at radius ``e``."""
+    tf = require_tensorflow("robust_accuracy")
 
-            def run(xb, yb):
-                return pgd(
-                    model_fn,
-                    xb,
-                    e,
-                    step,
-                    pgd_steps,
-                    np.inf,
-                    y=yb,
-                    rand_init=pgd_random_start,
-                    **common,
-                )
+    def run(xb, yb):
+        return fgm(model_fn, xb, e, np.inf, y=yb, **common)
 
-        return tf.function(run, reduce_retracing=True)
+    return tf.function(run, reduce_retracing=True)
 
+
+def _pgd_fn(pgd, model_fn, e, step, steps, random_start, common):
+    """A ``tf.function`` ``(xb, yb) -> adversarial xb``: cleverhans PGD at radius ``e``."""
+    tf = require_tensorflow("robust_accuracy")
+
+    def run(xb, yb):
+        return pgd(model_fn, xb, e, step, steps, np.inf, y=yb, rand_init=random_start, **common)
+
+    return tf.function(run, reduce_retracing=True)
+
+
+def _result_columns(attacks, eps):
+    """``(name, attack kind or None, eps or None)`` per column, in the papers' order."""
     columns = [("natural", None, None)]
     for kind in ("pgd", "fgsm"):
         if kind in attacks:
             columns += [(f"{kind}@{eps_label(e)}", kind, e) for e in eps]
-    results = {}
-    n = len(x)
-    # one traced function per (attack, eps) is expected: hide TF's
-    # "retracing" warning while they are built
-    tf_logger = tf.get_logger()
+    return columns
+
+
+@contextlib.contextmanager
+def _retracing_warnings_hidden():
+    """Hides TF's "retracing" warning: one traced function per (attack, eps) is expected."""
+    tf_logger = require_tensorflow("robust_accuracy").get_logger()
     level = tf_logger.level
     tf_logger.setLevel("ERROR")
     try:
-        for name, kind, e in columns:
-            results[name] = _column_accuracy(
-                x, y, n, batch_size, correct, None if kind is None else make_attack(kind, e)
-            )
+        yield
     finally:
         tf_logger.setLevel(level)
-    return results
 
 
 def _column_accuracy(x, y, n, batch_size, correct, attack):
