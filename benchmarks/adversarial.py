@@ -1,12 +1,13 @@
 """Adversarial training: step-time ratios and a robust-accuracy table (mean ± std over seeds).
 
-Part 1 times one training step of PGD-k AT, Free-m AT, TRADES-k, MAIL-k and LAS-AT
-relative to a plain (natural) training step of the same network and batch, measured
-in one run on this machine (ratios, no absolute claims).  Free AT is also reported
-per parameter update (it makes m updates per step).  A second table gives the
-reweighting overhead: MAIL-k / PGD-k (same attack steps; target <= 1.1) and LAS-AT /
-PGD-T with T the largest candidate iteration count of LAS-AT (the masked attack runs T
-iterations; target <= 1.5).
+Part 1 prints the adversarial rows of ``benchmarks/summary.py``'s table: one compiled
+training step of PGD-k AT, TRADES-k and Free-m AT (with and without the natural-accuracy
+metrics) relative to a plain (natural) training step of the same CNN and batch, each
+against its floor built from probe steps timed alongside (``1 + k`` input-gradient
+passes; ``m`` training steps that also return the input gradient), and the reweighting
+overhead: MAIL-k / PGD-k (same attack steps; target <= 1.1) and LAS-AT with 3..k
+iterations / PGD-k (target <= 1.5), measured in one run on this machine (ratios, no
+absolute claims).
 
 Part 2 trains every method of ``--methods`` (default: plain, PGD-AT, TRADES, Free-AT,
 MAIL, LAS-AT) without and with MR on a Fashion-MNIST subset, once per seed of
@@ -19,7 +20,7 @@ MAIL's burn-in is ``--mail-burn-in`` epochs (default: half of them).
 
     python benchmarks/adversarial.py                        # defaults below (hours on CPU)
     python benchmarks/adversarial.py --n-train 500 --seeds 0 --epochs 5 --model mlp
-    python benchmarks/adversarial.py --skip-table           # timings only
+    python benchmarks/adversarial.py --skip-table           # timings only (random inputs)
     python benchmarks/adversarial.py --optimizer sgd --lr 0.01   # SGD, momentum 0.9
 
 Needs the TensorFlow backend and cleverhans (``pip install
@@ -43,14 +44,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import numpy as np
+from _probes import Probe
+from _rows import SPARSE
+from _rows import Row
+from _rows import repeated_batches
+from _rows import table
 
 import keras_mr
 from keras_mr.adversarial import AttackStrategySpace
 from keras_mr.benchmarking.datasets import load_dataset
 from keras_mr.benchmarking.registry import Registry
 from keras_mr.benchmarking.runner import MODELS
-from keras_mr.benchmarking.timing import FitTimer
-from keras_mr.benchmarking.timing import interleaved
+from keras_mr.benchmarking.timing import marginal
+from keras_mr.benchmarking.timing import ratios
+from keras_mr.benchmarking.timing import time_steps
 
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 # the two networks of this benchmark, from the runner's model registry
@@ -79,19 +86,17 @@ def make_inner(kind, seed=0):
 # -- methods: a family name plus an optional count, e.g. "pgd7", "free4", "trades10" ----
 class Method(NamedTuple):
     build: Callable  # fn(inner, args, count) -> model (not compiled)
-    label: str  # timing-table name; "{count}" is replaced
     short: str  # robust-table name of the "Adv." rows
     count_option: Optional[str] = None  # the argument giving the default count
     count_is_replays: bool = False  # count = parameter updates per step (Free AT)
 
 
 METHODS = Registry("adversarial training method")
-METHODS.register("plain", Method(lambda inner, args, count: inner, "plain (natural)", "Base"))
+METHODS.register("plain", Method(lambda inner, args, count: inner, "Base"))
 METHODS.register(
     "pgd",
     Method(
         lambda inner, args, count: keras_mr.PGDAdversarialModel(inner, eps=args.eps, steps=count),
-        "PGD-{count} AT",
         "PGD-AT",
         "pgd_steps",
     ),
@@ -102,7 +107,6 @@ METHODS.register(
         lambda inner, args, count: keras_mr.FreeAdversarialModel(
             inner, batch_size=args.batch_size, eps=args.eps, replays=count
         ),
-        "Free AT (m={count})",
         "Free-AT",
         "replays",
         count_is_replays=True,
@@ -114,7 +118,6 @@ METHODS.register(
         lambda inner, args, count: keras_mr.TRADESModel(
             inner, eps=args.eps, steps=count, step_size=min(0.007, args.eps), beta=6.0
         ),
-        "TRADES-{count}",
         "TRADES",
         "trades_steps",
     ),
@@ -127,7 +130,6 @@ METHODS.register(
         lambda inner, args, count: keras_mr.MAILAdversarialModel(
             inner, eps=args.eps, steps=count, burn_in_epochs=mail_burn_in(args)
         ),
-        "MAIL-{count} (PGD-{count})",
         "MAIL",
         "pgd_steps",
     ),
@@ -141,7 +143,6 @@ METHODS.register(
             strategy_space=AttackStrategySpace(steps=tuple(range(min(3, count), count + 1))),
             seed=args.seed,
         ),
-        "LAS-AT (T <= {count})",
         "LAS-AT",
         "lasat_max_steps",
     ),
@@ -157,7 +158,6 @@ class Resolved(NamedTuple):
     name: str  # family and count, e.g. "pgd7"
     method: Method
     count: int
-    label: str
     short: str
     updates_per_step: int
 
@@ -174,7 +174,6 @@ def resolve(name, args):
         f"{family}{count}" if method.count_option else family,
         method,
         count,
-        method.label.format(count=count),
         method.short.format(count=count),
         updates,
     )
@@ -202,51 +201,107 @@ def make_model(name, args, seed=0):
     return model
 
 
-def timing_table(x, y, args):
-    """Step time of every method / plain step; methods interleaved over the repeats."""
-    import tensorflow as tf
+def step_rows(batch_size, pgd_steps, trades_steps, free_replays, probe_passes, blocks, block_steps):
+    """The adversarial-training rows of the timing table (CNN steps on random inputs).
 
-    k, t = args.pgd_steps, args.lasat_max_steps
-    names = ["plain", f"pgd{k}", "pgd3", f"free{args.replays}", f"trades{args.trades_steps}"]
-    names = list(dict.fromkeys(names + [f"mail{k}", f"pgd{t}", f"lasat{t}"]))
-    ds = (
-        tf.data.Dataset.from_tensor_slices((x, y))
-        .batch(args.batch_size, drop_remainder=True)
-        .repeat()
-        .prefetch(2)
-    )
-    models = {name: make_model(name, args) for name in names}
+    PGD-k, TRADES-k and Free-m steps against ``1 + k`` input-gradient passes (measured by
+    a probe of ``probe_passes`` passes) or ``m`` training steps that also return the
+    input gradient; MAIL-k and LAS-AT (3..k iterations) against PGD-k.  All steps take
+    turns with :func:`keras_mr.benchmarking.timing.time_steps`.
 
-    def measure(name):
-        timer = FitTimer()
-        models[name].fit(
-            ds,
-            epochs=1,
-            steps_per_epoch=args.timing_steps,
-            shuffle=False,
-            verbose=0,
-            callbacks=[timer],
-        )
-        return timer.epoch_times[-1] / args.timing_steps
+    Returns:
+        A list of :class:`_rows.Row`.
+    """
+    rng = np.random.default_rng(0)
+    n = batch_size * 4
+    x = rng.random((n, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, n).astype("int32")
+    pgd, trades, free = pgd_steps, trades_steps, free_replays
+    net = lambda: make_inner("cnn")
 
-    interleaved(measure, names, 1)  # the first epoch traces / compiles: not timed
-    per_step = {
-        n: float(np.median(t)) for n, t in interleaved(measure, names, args.timing_repeats).items()
+    builds = {
+        "plain": net,
+        "empty": lambda: Probe(net(), "empty"),
+        "input gradient": lambda: Probe(net(), "input_gradient", passes=probe_passes),
+        "joint gradient": lambda: Probe(net(), "joint_gradient", passes=free),
+        "forward": lambda: Probe(net(), "forward"),
+        "PGD": lambda: keras_mr.PGDAdversarialModel(net(), eps=0.1, steps=pgd),
+        "PGD lean": lambda: keras_mr.PGDAdversarialModel(
+            net(), eps=0.1, steps=pgd, natural_metrics=False
+        ),
+        "TRADES": lambda: keras_mr.TRADESModel(net(), eps=0.1, steps=trades),
+        "MAIL": lambda: keras_mr.MAILAdversarialModel(net(), eps=0.1, steps=pgd),
+        "LAS-AT": lambda: keras_mr.LASATAdversarialModel(
+            net(),
+            eps=0.1,
+            strategy_space=AttackStrategySpace(steps=tuple(range(min(3, pgd), pgd + 1))),
+        ),
+        "Free": lambda: keras_mr.FreeAdversarialModel(
+            net(), batch_size=batch_size, eps=0.1, replays=free
+        ),
+        "Free lean": lambda: keras_mr.FreeAdversarialModel(
+            net(), batch_size=batch_size, eps=0.1, replays=free, natural_metrics=False
+        ),
     }
-    lines = ["| Method | step time / plain step | per parameter update |", "|---|---|---|"]
-    for name in names:
-        spec = resolve(name, args)
-        ratio = per_step[name] / per_step["plain"]
-        lines.append(f"| {spec.label} | {ratio:.2f} | {ratio / spec.updates_per_step:.2f} |")
-    lines += [
-        "",
-        "| Reweighting overhead | step-time ratio | target |",
-        "|---|---|---|",
-        f"| MAIL-{k} / PGD-{k} AT | {per_step[f'mail{k}'] / per_step[f'pgd{k}']:.2f} | <= 1.1 |",
-        f"| LAS-AT (T <= {t}) / PGD-{t} AT | "
-        f"{per_step[f'lasat{t}'] / per_step[f'pgd{t}']:.2f} | <= 1.5 |",
+    models = {}
+    for name, build in builds.items():
+        model = build()
+        loss = SPARSE if name == "plain" or isinstance(model, Probe) else None
+        model.compile(keras.optimizers.Adam(1e-3), loss)
+        models[name] = (model, repeated_batches(x, y, batch_size))
+    times = time_steps(models, blocks, block_steps)
+    grad = marginal(times, "input gradient", count=1 / probe_passes)["cpu"]
+    forward = marginal(times, "forward")["cpu"]
+    joint = ratios(times, "joint gradient")["cpu"]
+    pgd_floor, free_floor = 1 + pgd * grad, joint
+    metrics = f"+ one forward ({forward:.2f}) for the natural_* metrics"
+    return [
+        Row(
+            f"PGD-{pgd} AT step, natural_metrics=False (CNN, batch {batch_size})",
+            ratios(times, "PGD lean"),
+            None,
+            pgd_floor,
+            f"floor 1 + k input-gradient passes ({grad:.2f} each)",
+        ),
+        Row(
+            f"PGD-{pgd} AT step (default)", ratios(times, "PGD"), None, pgd_floor + forward, metrics
+        ),
+        Row(
+            f"TRADES-{trades} step",
+            ratios(times, "TRADES"),
+            None,
+            2 + trades * grad,
+            "floor 2 + k passes (trains on natural and adversarial inputs)",
+        ),
+        Row(
+            f"Free AT step (m={free}), natural_metrics=False",
+            ratios(times, "Free lean"),
+            None,
+            free_floor,
+            f"floor: {free} training steps that also return the input gradient",
+        ),
+        Row(
+            f"MAIL-{pgd} step / PGD-{pgd} AT step",
+            ratios(times, "MAIL", base="PGD"),
+            1.10,
+            1.0,
+            "the margin weights: a softmax over B",
+        ),
+        Row(
+            f"LAS-AT step ({min(3, pgd)}..{pgd} iterations) / PGD-{pgd} AT step",
+            ratios(times, "LAS-AT", base="PGD"),
+            1.50,
+            1.0,
+            "+ the strategy network's forward-backward",
+        ),
+        Row(
+            f"Free AT step (m={free}, default)",
+            ratios(times, "Free"),
+            None,
+            free_floor + forward,
+            metrics,
+        ),
     ]
-    return "\n".join(lines)
 
 
 def mr_update_every(epochs, steps_per_epoch, min_updates=5):
@@ -342,8 +397,11 @@ def main(argv=None):
         help="losses of MR's pass for the adversarial models",
     )
     p.add_argument("--eval-pgd-steps", type=int, default=10)
-    p.add_argument("--timing-steps", type=int, default=20)
-    p.add_argument("--timing-repeats", type=int, default=3)
+    p.add_argument("--timing-blocks", type=int, default=40, help="turns of every step")
+    p.add_argument("--timing-block-steps", type=int, default=2, help="steps per turn")
+    p.add_argument(
+        "--probe-passes", type=int, default=4, help="input-gradient passes of the floor's probe"
+    )
     p.add_argument("--skip-timing", action="store_true")
     p.add_argument("--skip-table", action="store_true")
     p.add_argument("--seed", type=int, default=0, help="data subset and timing models")
@@ -360,19 +418,28 @@ def main(argv=None):
     )
     if not args.skip_timing:
         print(
-            f"\n## Step time relative to a plain step "
-            f"({args.timing_steps} steps x {args.timing_repeats}, "
-            "median)\n"
+            f"\n## Step time relative to a plain step (CNN, random inputs, eps 0.1; "
+            f"{args.timing_blocks} interleaved turns of {args.timing_block_steps} steps, "
+            "20th percentile)\n"
         )
-        print(timing_table(x, y, args))
+        rows = step_rows(
+            args.batch_size,
+            args.pgd_steps,
+            args.trades_steps,
+            args.replays,
+            args.probe_passes,
+            args.timing_blocks,
+            args.timing_block_steps,
+        )
+        print(table(rows), flush=True)
     if not args.skip_table:
-        table = robust_table(x, y, xt, yt, args)
+        robust = robust_table(x, y, xt, yt, args)
         print(
             f"\n## Robust accuracy (%), mean ± std over seeds {args.seeds}, train eps="
             f"{args.eps:.4f}, {args.epochs} natural-epoch budget, {args.optimizer}, "
             f"MR eta={args.eta}, MR loss pass: {args.mr_loss}\n"
         )
-        print(table)
+        print(robust)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 
 Two tables:
 
-1. Step time of one ``MetaWeightNet`` training step (virtual step, meta step,
-   real step) divided by one plain ``fit`` step of the same classifier and
-   batch size (meta batch = training batch, as in the paper).  Measured in the
-   same process, back to back; the ratio is what to compare across machines.
+1. The Meta-Weight-Net row of ``benchmarks/summary.py``'s table: one compiled
+   ``MetaWeightNet`` training step (virtual step, meta step, real step) divided
+   by one plain step of the same MLP and batch size (meta batch = training
+   batch, as in the paper), against the floor of the exact bilevel gradient
+   (a probe step with the weighting network and no bookkeeping), on random
+   784-vectors, the steps taking turns in the same process; the ratio is what
+   to compare across machines.
 2. Final (and best-epoch) test accuracy and noisy-sample detection AUC (the
    weighting-network output as the score of being clean, RMNW paper Table 3)
    for plain training, MW-Net* (clean meta set), MNW-Net (noisy meta set, CE
@@ -142,48 +145,51 @@ def build_setup(args, seed, keras, tf, meta_data):
     )
 
 
-def time_steps(args, setup, keras, meta_data, MetaWeightNet):
-    from keras_mr.benchmarking.timing import Stopwatch
-    from keras_mr.benchmarking.timing import interleaved
+def step_rows(batch_size, width, instances, blocks, block_steps):
+    """The Meta-Weight-Net row of the timing table: a MetaWeightNet step / a plain step.
 
-    split = setup["split"]
-    steps = args.timing_steps
-    plain = setup["compile_model"](setup["classifier"]())
-    mwn = setup["compile_model"](MetaWeightNet(setup["classifier"](), meta_loss="mae"))
-    plain_data = setup["train_ds"]().repeat()
-    meta_batches = meta_data.with_meta_batches(
-        setup["train_ds"]().repeat(), setup["meta_ds"](split.y_meta)
-    )
-    plain.fit(plain_data, steps_per_epoch=5, epochs=1, verbose=0, shuffle=False)  # trace + warm up
-    mwn.fit(meta_batches, steps_per_epoch=5, epochs=1, verbose=0, shuffle=False)
-    runs = {"plain": (plain, plain_data), "meta": (mwn, meta_batches)}
+    Plain steps, MetaWeightNet steps (MAE meta loss) and the bilevel-gradient probe (the
+    exact meta-gradient with the weighting network and no bookkeeping: the floor) of an
+    MLP 784-``width``-``width``-10 take turns with
+    :func:`keras_mr.benchmarking.timing.time_steps`, each on ``instances`` identical models.
 
-    def measure(name):  # seconds per step, on both clocks
-        model, ds = runs[name]
-        with Stopwatch() as watch:
-            model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-        return {clock: seconds / steps for clock, seconds in watch.seconds.items()}
+    Returns:
+        A one-row list of :class:`_rows.Row`.
+    """
+    import keras
+    from _probes import Probe
+    from _rows import SPARSE
+    from _rows import Row
+    from _rows import mlp
+    from _rows import mlp_data
+    from _rows import repeated_batches
 
-    # interleaved: both share the machine's load swings
-    times = interleaved(measure, list(runs), args.timing_repeats)
-    print(
-        f"\nStep time (median of {args.timing_repeats} interleaved runs of {steps} steps, same "
-        "process; CPU time = all threads of this process, robust to other load)"
-    )
-    print("| step | wall ms/step | CPU ms/step | wall ratio | CPU-time ratio |")
-    print("| --- | --- | --- | --- | --- |")
-    med = {k: float(np.median([t["wall"] for t in v])) for k, v in times.items()}
-    med_cpu = {k: float(np.median([t["cpu"] for t in v])) for k, v in times.items()}
-    print(
-        f"| plain fit step | {1e3 * med['plain']:.2f} | {1e3 * med_cpu['plain']:.2f} "
-        "| 1.00 | 1.00 |"
-    )
-    print(
-        f"| MetaWeightNet step (virtual + meta + real) | {1e3 * med['meta']:.2f} | "
-        f"{1e3 * med_cpu['meta']:.2f} | {med['meta'] / med['plain']:.2f} | "
-        f"{med_cpu['meta'] / med_cpu['plain']:.2f} |",
-        flush=True,
-    )
+    import keras_mr
+    from keras_mr.benchmarking.timing import merge_instances
+    from keras_mr.benchmarking.timing import ratios
+    from keras_mr.benchmarking.timing import time_steps
+    from keras_mr.meta import meta_data
+
+    x, y = mlp_data(batch_size)
+    train = repeated_batches(x, y, batch_size)
+    meta = meta_data.meta_dataset(x[:200], y[:200], batch_size=batch_size, seed=0)
+    models = {}
+    for name in ("plain", "bilevel", "meta"):
+        for k in range(instances):
+            if name == "plain":
+                model = mlp(width)
+            elif name == "bilevel":
+                model = Probe(mlp(width), "bilevel_gradient")
+            else:
+                model = keras_mr.MetaWeightNet(mlp(width), meta_loss="mae")
+            model.compile(keras.optimizers.SGD(0.05, momentum=0.9), SPARSE)
+            data = train if name == "plain" else meta_data.with_meta_batches(train, meta)
+            models[f"{name}#{k}"] = (model, data)
+    times = merge_instances(time_steps(models, blocks, block_steps))
+    label = f"MLP 784-{width}-{width}-10, batch {batch_size}"
+    floor = ratios(times, "bilevel")["cpu"]
+    note = "floor: the exact bilevel gradient with the weighting network, no bookkeeping"
+    return [Row(f"MetaWeightNet step ({label})", ratios(times, "meta"), 1.8, floor, note)]
 
 
 def run_methods(args, setup, keras, keras_mr, meta_data, MetaWeightNet):
@@ -277,8 +283,11 @@ def main(argv=None):
         default="0",
         help="comma-separated seeds (data subset, noise, meta split, initialisation)",
     )
-    parser.add_argument("--timing-steps", type=int, default=40)
-    parser.add_argument("--timing-repeats", type=int, default=5)
+    parser.add_argument("--timing-blocks", type=int, default=40, help="turns of every step")
+    parser.add_argument("--timing-block-steps", type=int, default=10, help="steps per turn")
+    parser.add_argument(
+        "--instances", type=int, default=2, help="timing: identical models per step kind"
+    )
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--with-mr", action="store_true", help="add an RMNW-Net + MR row")
@@ -298,7 +307,20 @@ def main(argv=None):
     first = build_setup(args, seeds[0], keras, tf, meta_data)
     print(first["description"], flush=True)
     if not args.skip_timing:
-        time_steps(args, first, keras, meta_data, MetaWeightNet)
+        from _rows import table
+
+        rows = step_rows(
+            args.batch_size,
+            args.hidden,
+            args.instances,
+            args.timing_blocks,
+            args.timing_block_steps,
+        )
+        print(
+            f"\nStep time ({args.timing_blocks} interleaved turns of {args.timing_block_steps} "
+            f"steps, 20th percentile, {args.instances} instances each)\n"
+        )
+        print(table(rows), flush=True)
     if args.skip_accuracy:
         return
 

@@ -1,10 +1,15 @@
-"""MR overhead: epoch-time ratios MR / plain, and the cost of one MW update.
+"""MR overhead: the MR rows of the timing summary, and the cost of one MW update.
 
-Prints a table of ratios measured in one run on this machine (no absolute
-claims): a plain epoch, an MR epoch with the extra loss pass
-(``loss_source="eval"``) and an MR epoch that records the training losses
-(``loss_source="train"``).  Then times one MW update + capped-simplex
-projection at N = 1,000,000.
+Prints the MR rows of ``benchmarks/summary.py``'s table, measured in one run on this
+machine (ratios, no absolute claims), on both clocks (process CPU time and wall time):
+an A/A control (a plain epoch against a plain epoch), a plain epoch with a uniform sample
+weight (MR trains on weighted batches: its floor), an MR epoch with the extra loss pass
+(``loss_source="eval"``, floor: the weighted epoch plus ``predict`` over N), the loss pass
+against ``model.predict`` and an MR epoch that records the training losses
+(``loss_source="train"``, TensorFlow only).  Every round trains a fresh model per mode, the
+modes in a new random order every round; a ratio is the median over the rounds of the
+ratio within each round.  Then times one MW update + capped-simplex projection at
+N = 1,000,000.
 
     python benchmarks/mr_overhead.py                # small CNN, 20k 28x28 images
     python benchmarks/mr_overhead.py --n 5000 --epochs 3
@@ -23,12 +28,17 @@ select_backend()  # before Keras is imported
 
 import keras
 import numpy as np
+from _rows import Row
+from _rows import table
 
 import keras_mr
 from keras_mr.benchmarking.runner import MODELS
 from keras_mr.benchmarking.timing import CLOCKS
 from keras_mr.benchmarking.timing import FitTimer
 from keras_mr.benchmarking.timing import interleaved
+from keras_mr.benchmarking.timing import pair_means
+from keras_mr.benchmarking.timing import round_ratios
+from keras_mr.benchmarking.timing import time_both_clocks
 from keras_mr.benchmarking.timing import time_call
 from keras_mr.mr.capped_simplex import project_capped_simplex_log
 from keras_mr.mr.multiplicative_weights import mw_update
@@ -50,32 +60,108 @@ def make_model(kind, input_shape, num_classes, record=False):
     return model
 
 
-def time_epochs(mode, x, y, args):
-    model = make_model(args.model, x.shape[1:], 10, record=mode == "train")
-    timer = FitTimer(args.clock)
-    callbacks = [timer]
-    if mode == "plain" and keras.backend.backend() != "tensorflow":
-        data = dict(x=x, y=y, batch_size=args.batch_size)  # Keras' own array pipeline
-    elif mode == "plain":
-        import tensorflow as tf
+def epoch_rows(n, batch_size, epochs, eval_batch_size, rounds, network="cnn"):
+    """The MR rows of the timing table: MR epochs and the loss pass against plain epochs.
 
-        ds = (
-            tf.data.Dataset.from_tensor_slices((x, y))
-            .shuffle(len(y), seed=0)
-            .batch(args.batch_size)
-            .prefetch(tf.data.AUTOTUNE)
+    Each round trains a fresh ``network`` for ``epochs`` epochs per mode (plain, plain
+    again, uniformly weighted, MR with the extra loss pass, MR recording the training
+    losses on TensorFlow) and times the loss pass and ``predict`` over the ``n`` examples,
+    the modes in a new random order every round; an epoch's time is the median of epochs
+    2..E; a ratio is the median over ``rounds`` rounds of the ratio within each round,
+    against the geometric mean of the round's two plain epochs.
+
+    Returns:
+        A list of :class:`_rows.Row`.
+    """
+    rng = np.random.default_rng(0)
+    x = rng.random((n, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, n).astype("int32")
+    tensorflow = keras.backend.backend() == "tensorflow"
+
+    def epoch(mode):
+        net = make_model(network, x.shape[1:], 10, record=mode == "train")
+        timers = {clock: FitTimer(clock) for clock in CLOCKS}
+        callbacks = list(timers.values())
+        if mode == "pass":  # the loss pass alone and `predict`, on one trained model
+            return time_loss_pass(net, x, y, batch_size, eval_batch_size)
+        ones = np.ones(n, "float32")
+        if mode in ("plain", "weighted") and tensorflow:  # a shuffled tf.data pipeline
+            import tensorflow as tf
+
+            slices = (x, y) if mode == "plain" else (x, y, ones)
+            data = tf.data.Dataset.from_tensor_slices(slices).shuffle(n, seed=0)
+            data = dict(x=data.batch(batch_size).prefetch(tf.data.AUTOTUNE))
+        elif mode in ("plain", "weighted"):
+            weights = dict(sample_weight=ones) if mode == "weighted" else {}
+            data = dict(x=x, y=y, batch_size=batch_size, **weights)
+        else:
+            weighter = keras_mr.MRSampleWeighter(eta=0.01, max_weight=None, loss_source=mode)
+            data = dict(
+                x=weighter.attach(
+                    x, y, batch_size=batch_size, seed=0, eval_batch_size=eval_batch_size
+                )
+            )
+            callbacks = [weighter] + callbacks
+        net.fit(**data, epochs=epochs, verbose=0, shuffle=False, callbacks=callbacks)
+        return {clock: float(np.median(t.epoch_times[1:])) for clock, t in timers.items()}
+
+    modes = ["plain", "plain again", "weighted", "eval", "pass"]
+    modes += ["train"] if tensorflow else []
+    measure = lambda mode: epoch(mode.replace(" again", ""))
+    runs = interleaved(measure, modes, rounds, seed=0)  # a new order every round
+    passes = runs.pop("pass")
+    runs.update({name: [r[name] for r in passes] for name in ("loss pass", "predict")})
+    # the baseline of a round: the geometric mean of its two plain epochs
+    runs["plain"], runs["plain first"] = (
+        pair_means(runs["plain"], runs["plain again"]),
+        runs["plain"],
+    )
+    # MR trains on weighted batches: its floor is a plain epoch with a (uniform) sample weight
+    weighted = round_ratios(runs, "weighted")
+    floor = round_ratios(runs, "weighted", extra=("predict", "plain"))
+    per_pass = round_ratios(runs, "loss pass", base="predict")
+    label = f"{network.upper()}, N={n}, batch {batch_size}, pass batch {eval_batch_size}"
+    rows = [
+        Row(
+            f"MR epochs' A/A control: plain epoch again ({label})",
+            round_ratios(runs, "plain again", base="plain first"),
+            note="the resolution of the MR rows",
+        ),
+        Row("plain epoch with a uniform sample weight", weighted, note="MR's floor"),
+        Row(
+            "MR epoch, extra loss pass",
+            round_ratios(runs, "eval"),
+            1.10,
+            floor["cpu"],
+            note="floor: weighted epoch + `predict` over N",
+        ),
+        Row("MR loss pass / `model.predict` over N", per_pass, note="1.0 = predict's speed"),
+    ]
+    if tensorflow:
+        rows.append(
+            Row(
+                "MR epoch, training losses",
+                round_ratios(runs, "train"),
+                1.02,
+                weighted["cpu"],
+                note="floor: weighted epoch",
+            )
         )
-        data = dict(x=ds, shuffle=False)
-    else:
-        weighter = keras_mr.MRSampleWeighter(eta=0.01, max_weight=None, loss_source=mode)
-        ds = weighter.attach(
-            x, y, batch_size=args.batch_size, seed=0, eval_batch_size=args.eval_batch_size
-        )
-        data = dict(x=ds, shuffle=False)
-        callbacks = [weighter, timer]
-    model.fit(**data, epochs=args.epochs, verbose=0, callbacks=callbacks)
-    # the first epoch includes tracing; use the median of the rest
-    return float(np.median(timer.epoch_times[1:]))
+    return rows
+
+
+def time_loss_pass(net, x, y, batch_size, eval_batch_size):
+    """``{"loss pass": {clock: s}, "predict": {clock: s}}`` over the N examples of ``x``."""
+    weighter = keras_mr.MRSampleWeighter(eta=0.01, max_weight=None)
+    data = weighter.attach(x, y, batch_size=batch_size, eval_batch_size=eval_batch_size)
+    net.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=[weighter])  # compiles both
+    net.predict(x, batch_size=eval_batch_size, verbose=0)
+    source = weighter.loss_source_object
+    jobs = {
+        "loss pass": lambda: source.collect(net, weighter.eval_dataset, weighter.num_examples),
+        "predict": lambda: net.predict(x, batch_size=eval_batch_size, verbose=0),
+    }
+    return {name: time_both_clocks(job) for name, job in jobs.items()}
 
 
 def time_update(n, repeats=3):
@@ -105,40 +191,18 @@ def main():
     parser.add_argument("--model", choices=sorted(NETWORKS), default="cnn")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved repetitions")
     parser.add_argument("--update-n", type=int, default=1_000_000)
-    parser.add_argument(
-        "--clock",
-        choices=sorted(CLOCKS),
-        default="wall",
-        help="wall time, or process CPU time (robust on a shared machine)",
-    )
     add_backend_argument(parser)
     args = parser.parse_args()
 
-    rng = np.random.default_rng(0)
-    x = rng.random((args.n, 28, 28, 1), dtype=np.float32)
-    y = rng.integers(0, 10, args.n).astype("int32")
-
-    # interleave the modes over several rounds so that background load hits all alike
-    # loss_source="train" records losses in a TensorFlow training step
-    modes = ["plain", "eval"] + (["train"] if keras.backend.backend() == "tensorflow" else [])
-    runs = interleaved(lambda mode: time_epochs(mode, x, y, args), modes, args.rounds)
-    times = {mode: float(np.min(t)) for mode, t in runs.items()}
+    rows = epoch_rows(
+        args.n, args.batch_size, args.epochs, args.eval_batch_size, args.rounds, network=args.model
+    )
     update, capped = time_update(args.update_n)
-
     print(
-        f"\nMR overhead ({args.model}, N={args.n}, batch {args.batch_size}, "
-        f"backend {keras.backend.backend()}, {args.clock} clock, "
-        f"median of epochs 2..{args.epochs}, "
-        f"best of {args.rounds} interleaved rounds)"
+        f"\nMR overhead (backend {keras.backend.backend()}, median of epochs 2..{args.epochs}, "
+        f"median of {args.rounds} paired rounds; ratios to a plain epoch of the same network)\n"
     )
-    print(f"| {'mode':<34} | {'epoch time / plain':>18} |")
-    print(f"|{'-' * 36}|{'-' * 20}|")
-    print(f"| {'plain fit':<34} | {1.0:>18.3f} |")
-    print(
-        f"| {'MR, loss_source=eval (extra pass)':<34} | {times['eval'] / times['plain']:>18.3f} |"
-    )
-    train = f"{times['train'] / times['plain']:>18.3f}" if "train" in times else "needs TensorFlow"
-    print(f"| {'MR, loss_source=train':<34} | {train:>18} |")
+    print(table(rows))
     print(
         f"\nOne MW update + capped-simplex projection at N={args.update_n:,} "
         f"({capped:,} weights clipped): {update:.3f} s"

@@ -1,10 +1,13 @@
-"""benchmarks/summary.py: the verdict logic, and a tiny run that prints every row."""
+"""benchmarks/summary.py: the verdict logic (benchmarks/_rows.py), the statistics it combines
+times with (keras_mr.benchmarking.timing), and a tiny run that prints every row."""
 
 import os
 import subprocess
 import sys
 
 import pytest
+
+from keras_mr.benchmarking import timing
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(os.path.dirname(HERE), "benchmarks", "summary.py")
@@ -13,6 +16,16 @@ SCRIPT = os.path.join(os.path.dirname(HERE), "benchmarks", "summary.py")
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "XLA_FLAGS",
                     "OMP_NUM_THREADS")
 ENVIRONMENT_AROUND_IMPORT = {}
+
+
+@pytest.fixture(scope="module")
+def rows():
+    sys.path.insert(0, os.path.dirname(SCRIPT))
+    try:
+        import _rows as module
+    finally:
+        sys.path.pop(0)
+    return module
 
 
 @pytest.fixture(scope="module")
@@ -27,33 +40,33 @@ def summary():
     return module
 
 
-def test_instances_and_rounds_are_combined_robustly(summary):
+def test_instances_and_rounds_are_combined_robustly():
     times = {"a#0": {"cpu": 1.0, "wall": 1.0}, "a#1": {"cpu": 4.0, "wall": 9.0},
              "b#0": {"cpu": 3.0, "wall": 3.0}}
-    merged = summary.merge_instances(times)  # geometric means
+    merged = timing.merge_instances(times)  # geometric means
     assert merged["a"] == {"cpu": pytest.approx(2.0), "wall": pytest.approx(3.0)}
     assert merged["b"] == {"cpu": pytest.approx(3.0), "wall": pytest.approx(3.0)}
     clock = lambda t: {"cpu": t, "wall": t}
     runs = {"plain": [clock(1.0), clock(2.0), clock(1.0)],
             "mr": [clock(1.1), clock(2.4), clock(5.0)],  # round 3: a slow instance
             "predict": [clock(0.5), clock(0.5), clock(0.5)]}
-    assert summary.round_ratios(runs, "mr") == {"cpu": pytest.approx(1.2), "wall": pytest.approx(1.2)}
+    assert timing.round_ratios(runs, "mr") == {"cpu": pytest.approx(1.2), "wall": pytest.approx(1.2)}
     # per round 1.1 + 0.5, 1.2 + 0.25, 5.0 + 0.5: the median is 1.6
-    assert summary.round_ratios(runs, "mr", extra=("predict", "plain"))["cpu"] == pytest.approx(1.6)
+    assert timing.round_ratios(runs, "mr", extra=("predict", "plain"))["cpu"] == pytest.approx(1.6)
 
 
-def test_verdict_against_target_and_floor(summary):
-    row = summary.Row
+def test_verdict_against_target_and_floor(rows):
+    row = rows.Row
     cpu = lambda r: {"cpu": r, "wall": r}
-    assert summary.verdict(row("a", cpu(1.01), 1.02, 1.0)) == "yes"
-    assert summary.verdict(row("a", cpu(1.03), 1.02, 1.0)) == "no"
+    assert rows.verdict(row("a", cpu(1.01), 1.02, 1.0)) == "yes"
+    assert rows.verdict(row("a", cpu(1.03), 1.02, 1.0)) == "no"
     # a target below the floor cannot be met; at the floor (within 5%) says so
-    assert summary.verdict(row("a", cpu(2.5), 1.8, 2.45)) == "no: target < floor, ratio at floor"
-    assert summary.verdict(row("a", cpu(2.7), 1.8, 2.45)) == "no"
+    assert rows.verdict(row("a", cpu(2.5), 1.8, 2.45)) == "no: target < floor, ratio at floor"
+    assert rows.verdict(row("a", cpu(2.7), 1.8, 2.45)) == "no"
     # no target: the floor is the target, within 5%
-    assert summary.verdict(row("a", cpu(8.3), None, 8.0)) == "yes"
-    assert summary.verdict(row("a", cpu(8.5), None, 8.0)) == "no"
-    assert summary.verdict(row("a", cpu(0.9))) == ""
+    assert rows.verdict(row("a", cpu(8.3), None, 8.0)) == "yes"
+    assert rows.verdict(row("a", cpu(8.5), None, 8.0)) == "no"
+    assert rows.verdict(row("a", cpu(0.9))) == ""
 
 
 def test_one_thread_is_the_default_and_zero_keeps_the_libraries_defaults(summary, monkeypatch):
