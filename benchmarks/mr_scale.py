@@ -111,10 +111,11 @@ def pass_vs_predict(n, rounds):
     weighter.attach(x, y, batch_size=256, eval_batch_size=1024)
     weighter.set_model(model)
     source = weighter.loss_source_object
-    source.collect(weighter)  # builds and traces the pass
+    data = (model, weighter.eval_dataset, weighter.num_examples)
+    source.collect(*data)  # builds and traces the pass
     model.predict(x, batch_size=1024, verbose=0)
     work = {
-        "pass": lambda: source.collect(weighter),
+        "pass": lambda: source.collect(*data),
         "predict": lambda: model.predict(x, batch_size=1024, verbose=0),
     }
     times = interleaved(lambda name: time_call(work[name]), list(work), rounds)

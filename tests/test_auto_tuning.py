@@ -180,8 +180,10 @@ class _ScriptedLosses(keras_mr.mr.LossSource):
         memorised = np.arange(n) < int(0.7 * n) + int(0.25 * t * 0.3 * n)
         return np.exp(np.where(self.noisy & ~memorised, self.clean * 0.3 + 6.0, self.clean))
 
-    def collect(self, weighter):
-        losses = self.losses(weighter.num_updates)
+    def collect(self, model, dataset, num_examples, verbose=False):
+        # update t follows epoch t: 4 steps an epoch (400 examples, batch 100); the
+        # optimizer's step count is saved with the weights, so a resumed run repeats it
+        losses = self.losses(int(model.optimizer.iterations.numpy()) // 4 - 1)
         return losses, np.ones(losses.size, dtype=bool)
 
 

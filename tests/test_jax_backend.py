@@ -56,7 +56,7 @@ for name, fn in (("traceable", traceable), ("numpy", with_numpy)):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model.fit(data, epochs=2, verbose=0, shuffle=False, callbacks=[weighter])
-    losses, _ = weighter.loss_source_object.collect(weighter)
+    losses, _ = weighter.loss_source_object.collect(model, weighter.eval_dataset, weighter.num_examples)
     expected = np.asarray(loss(y, model(x, training=False)))
     out[name] = {
         "err": float(np.max(np.abs(losses - expected))),

@@ -68,7 +68,7 @@ def test_train_step_is_tpu_safe(source):
 def test_loss_pass_is_tpu_safe():
     weighter, model, _ = _setup("eval")
     x, y, idx = next(iter(weighter._eval_dataset))
-    replica_step = tf.function(weighter._loss_pass.replica_fn, jit_compile=True)
+    replica_step = tf.function(weighter.loss_source_object.compiled_pass.replica_fn, jit_compile=True)
     assert _forbidden_dtypes(replica_step.get_concrete_function(x, y, idx)) == []
     hlo = replica_step.experimental_get_compiler_ir(x, y, idx)(stage="hlo")
     assert "HloModule" in hlo

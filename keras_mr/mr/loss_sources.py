@@ -1,7 +1,9 @@
 """Where MR's per-example losses come from: a loss pass, or the training steps.
 
 :class:`MRSampleWeighter` asks its loss source for one loss per training example
-at every update.  Two sources exist, chosen with ``loss_source=``:
+at every update, ``source.collect(model, dataset, num_examples)``: the model, the
+weighter's unshuffled ``(x, y, index)`` view of the training set and ``N``; a source
+never sees the weighter.  Two sources exist, chosen with ``loss_source=``:
 
 * :class:`LossPass` (``"eval"``, default): an extra forward pass over an unshuffled,
   un-augmented view of the training set after the period (the MR paper's choice).
@@ -34,14 +36,27 @@ class LossSource:
     needs_eval_data = False
     records_losses = False
 
-    def bind(self, weighter, model):
+    def bind(self, model):
         """Called when the weighter gets its model (``set_model``)."""
 
-    def begin_training(self, weighter, model):
-        """Called at ``on_train_begin``, once the weighter's state exists."""
+    def begin_training(self, model, state):
+        """Called at ``on_train_begin`` with the weighter's
+        :class:`~keras_mr.mr.weighter_state.WeighterState`."""
 
-    def collect(self, weighter):
-        """Returns ``(losses, seen)``: float64 ``(N,)`` losses and a boolean ``(N,)`` mask."""
+    def collect(self, model, dataset, num_examples, verbose=False):
+        """This update's losses.
+
+        Args:
+            model: the Keras model being trained.
+            dataset: the batched, unshuffled ``(x, y, index)`` view of the training set
+                (``None`` when the source does not need one, ``needs_eval_data=False``).
+            num_examples: ``N``.
+            verbose: show progress.
+
+        Returns:
+            ``(losses, seen)``: float64 ``(N,)`` losses and a boolean ``(N,)`` mask of
+            the examples that have a loss this update.
+        """
         raise NotImplementedError
 
     def get_config(self):
@@ -76,21 +91,20 @@ class LossPass(LossSource):
             )
         self.per_example_loss_fn = per_example_loss_fn
         self.training = bool(training)
-        self._pass = None
+        # the compiled PerExampleLossPass (built at the first update, reused after)
+        self.compiled_pass = None
 
-    def bind(self, weighter, model):
-        self._pass = None
+    def bind(self, model):
+        self.compiled_pass = None
 
-    def collect(self, weighter):
-        if self._pass is None:
-            fn = resolve_per_example_loss(weighter.model, self.per_example_loss_fn)
-            self._pass = PerExampleLossPass(weighter.model, fn, self.training)
-        losses, seen = self._pass(
-            weighter.eval_dataset, weighter.num_examples, verbose=weighter.show_progress()
-        )
+    def collect(self, model, dataset, num_examples, verbose=False):
+        if self.compiled_pass is None or self.compiled_pass.model is not model:
+            fn = resolve_per_example_loss(model, self.per_example_loss_fn)
+            self.compiled_pass = PerExampleLossPass(model, fn, self.training)
+        losses, seen = self.compiled_pass(dataset, num_examples, verbose=verbose)
         if not np.all(seen):
             raise ValueError(
-                f"The loss pass saw {int(seen.sum())} of {weighter.num_examples} examples: "
+                f"The loss pass saw {int(seen.sum())} of {num_examples} examples: "
                 "`eval_data` must contain every training example index once."
             )
         return losses, seen
@@ -117,8 +131,9 @@ class TrainingLosses(LossSource):
         require_tensorflow(
             "loss_source='train' (use loss_source='eval' on other backends)", backend=True
         )
+        self.recorder = None
 
-    def begin_training(self, weighter, model):
+    def begin_training(self, model, state):
         if not getattr(type(model), "records_training_losses", False):
             raise TypeError(
                 f"loss_source='train' needs a model that records its per-example training "
@@ -126,21 +141,20 @@ class TrainingLosses(LossSource):
                 "`model = keras_mr.TrainingLossModel(model)` (then compile and fit that), "
                 "subclass `keras_mr.TrainingLossMixin`, or use loss_source='eval'."
             )
-        state = weighter.state
-        set_loss_recorder(model, LossRecorder(state.loss_sum, state.loss_count))
+        self.recorder = LossRecorder(state.loss_sum, state.loss_count)
+        set_loss_recorder(model, self.recorder)
 
-    def collect(self, weighter):
-        state = weighter.state
-        n = weighter.num_examples
-        total = np.asarray(state.loss_sum.numpy(), dtype=np.float64)
-        count = np.asarray(state.loss_count.numpy(), dtype=np.float64)
-        state.loss_sum.assign(np.zeros(n, np.float32))
-        state.loss_count.assign(np.zeros(n, np.float32))
+    def collect(self, model, dataset, num_examples, verbose=False):
+        recorder = self.recorder
+        total = np.asarray(recorder.loss_sum.numpy(), dtype=np.float64)
+        count = np.asarray(recorder.loss_count.numpy(), dtype=np.float64)
+        recorder.loss_sum.assign(np.zeros(num_examples, np.float32))
+        recorder.loss_count.assign(np.zeros(num_examples, np.float32))
         seen = count > 0
         if not seen.any():
             raise ValueError(
                 "loss_source='train' recorded no training loss since the last update: "
-                f"the train_step of {type(weighter.model).__name__} does not hand its "
+                f"the train_step of {type(model).__name__} does not hand its "
                 "per-example losses to MR (e.g. it trains on mixed examples). Use "
                 "loss_source='eval', or call keras_mr.pipeline.training_losses."
                 "record_training_losses(self, index, per_example_loss) in train_step."

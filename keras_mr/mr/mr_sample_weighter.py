@@ -3,12 +3,11 @@
 import keras
 import numpy as np
 
-from keras_mr.mr import auto_tuning
-from keras_mr.mr.capped_simplex import project_capped_simplex_log
 from keras_mr.mr.loss_sources import get_loss_source
+from keras_mr.mr.mr_update import MRConfig
+from keras_mr.mr.mr_update import MRState
+from keras_mr.mr.mr_update import mr_update
 from keras_mr.mr.multiplicative_weights import check_eta
-from keras_mr.mr.multiplicative_weights import check_finite
-from keras_mr.mr.multiplicative_weights import mw_update
 from keras_mr.mr.sample_weighter import SampleWeighter
 
 
@@ -99,11 +98,11 @@ class MRSampleWeighter(SampleWeighter):
             state already on the model (see
             :class:`keras_mr.mr.sample_weighter.SampleWeighter`).
 
-        **kwargs: shorthand for the loss pass's options:
-            ``per_example_loss_fn`` (``fn(model, x, y) -> (B,)``, e.g. adversarial
-            losses; default: the compiled loss with ``reduction=None``) and
-            ``eval_training_mode`` (call the model with ``training=True`` in the pass),
-            i.e. ``loss_source=keras_mr.mr.LossPass(per_example_loss_fn, training)``.
+        per_example_loss_fn: the loss pass's ``fn(model, x, y) -> (B,)`` (e.g.
+            adversarial losses; default: the compiled loss per example), shorthand for
+            ``loss_source=keras_mr.mr.LossPass(per_example_loss_fn)``.
+        eval_training_mode: call the model with ``training=True`` in the loss pass,
+            shorthand for ``loss_source=keras_mr.mr.LossPass(training=True)``.
 
     Example:
 
@@ -131,11 +130,9 @@ class MRSampleWeighter(SampleWeighter):
         name="mr_sample_weighter",
         verbose="auto",
         resume="auto",
-        **kwargs,
+        per_example_loss_fn=None,
+        eval_training_mode=None,
     ):
-        unknown = set(kwargs) - {"per_example_loss_fn", "eval_training_mode"}
-        if unknown:
-            raise TypeError(f"MRSampleWeighter got unexpected keyword arguments {sorted(unknown)}.")
         super().__init__(
             update_every=update_every,
             noise_mask=noise_mask,
@@ -167,14 +164,15 @@ class MRSampleWeighter(SampleWeighter):
             )
         self.history_mode = history_mode
         # an eta_schedule replaces eta, "auto" (the default) included
-        self._auto_eta = self.eta == "auto" and eta_schedule is None
-        if self._auto_eta and history_mode != "rescale":
+        if self.eta == "auto" and eta_schedule is None and history_mode != "rescale":
             raise ValueError(
                 "eta='auto' chooses eta at every update from the whole history: it needs "
                 "history_mode='rescale'. Give a number for eta, or an eta_schedule, with "
                 "history_mode='accumulate'."
             )
-        self.loss_source_object = get_loss_source(loss_source, **kwargs)
+        self.loss_source_object = get_loss_source(
+            loss_source, per_example_loss_fn, eval_training_mode
+        )
         self.loss_source = self.loss_source_object.name
         self._current_eta = None
         self._noise_rate = None
@@ -188,11 +186,6 @@ class MRSampleWeighter(SampleWeighter):
     def needs_eval_data(self):
         return self.loss_source_object.needs_eval_data
 
-    @property
-    def _loss_pass(self):
-        """The compiled :class:`~keras_mr.pipeline.loss_pass.PerExampleLossPass` (or None)."""
-        return getattr(self.loss_source_object, "_pass", None)
-
     def _check_num_examples(self, num_examples):
         if isinstance(self.max_weight, float) and self.max_weight * num_examples < 1 - 1e-9:
             raise ValueError(
@@ -203,13 +196,15 @@ class MRSampleWeighter(SampleWeighter):
 
     def set_model(self, model):
         super().set_model(model)
-        self.loss_source_object.bind(self, model)
+        self.loss_source_object.bind(model)
 
     def _on_train_begin(self):
-        self.loss_source_object.begin_training(self, self.model)
+        self.loss_source_object.begin_training(self.model, self._state)
 
     def _collect_losses(self):
-        losses, seen = self.loss_source_object.collect(self)
+        losses, seen = self.loss_source_object.collect(
+            self.model, self.eval_dataset, self.num_examples, verbose=self.show_progress()
+        )
         if not np.all(seen):
             state = self._state
             last = np.asarray(state.last_loss.numpy(), dtype=np.float64)
@@ -218,66 +213,41 @@ class MRSampleWeighter(SampleWeighter):
             losses = np.where(seen, losses, fallback)
         return losses
 
-    # --------------------------------------------------------------- update
-    def _eta_for(self, epoch, cumulative):
-        if self._auto_eta:
-            state = self._state
-            split_updates = int(state.split_updates.numpy())
-            if split_updates == 0:  # no two groups seen yet: (nearly) uniform weights
-                return auto_tuning.ETA_BEFORE_SPLIT
-            target = auto_tuning.ess_target(self._noise_rate, split_updates - 1)
-            eta = auto_tuning.eta_for_ess(cumulative, target)
-            # eta never decreases (the distribution keeps sharpening as the history
-            # grows); rounded to float32 so that a restored state repeats it exactly.
-            eta = float(np.float32(max(eta, float(state.eta.numpy()))))
-            state.eta.assign(eta)
-            return eta
-        if self.eta_schedule is None:
-            return self.eta
-        return check_eta(self.eta_schedule(epoch), name="eta_schedule(epoch)")
+    def latest_losses(self):
+        """The per-example losses of the last update (what the label-issue tools read).
 
-    def _update_noise_rate(self, losses):
-        """The guiding noise rate of this update (:mod:`keras_mr.mr.auto_tuning`)."""
-        state = self._state
-        if float(state.reference_loss.numpy()) <= 0:
-            state.reference_loss.assign(max(float(np.mean(losses)), 1e-30))
-        guide = auto_tuning.guiding_noise_rate(
-            losses, float(state.noise_rate.numpy()), float(state.reference_loss.numpy())
-        )
-        if guide.separated or int(state.split_updates.numpy()) > 0:
-            state.split_updates.assign_add(1)
-        # float32 so that a restored state repeats it exactly
-        self._noise_rate = float(np.float32(guide.rate))
-        state.noise_rate.assign(self._noise_rate)
+        Returns:
+            float64 ``(N,)``.
+
+        Raises:
+            ValueError: no update has happened yet.
+        """
+        if self.num_updates == 0:
+            raise ValueError(
+                "The weighter has made no update yet: train with it first (fit with "
+                "callbacks=[weighter]), so that it has losses."
+            )
+        return np.asarray(self._state.last_loss.numpy(), dtype=np.float64)
+
+    # --------------------------------------------------------------- update
+    def update_config(self, epoch):
+        """The :class:`~keras_mr.mr.mr_update.MRConfig` of the update after ``epoch``.
+
+        ``eta_schedule(epoch)`` is evaluated here (it replaces ``eta``, ``"auto"``
+        included).
+        """
+        eta = self.eta
+        if self.eta_schedule is not None:
+            eta = check_eta(self.eta_schedule(epoch), name="eta_schedule(epoch)")
+        return MRConfig(eta=eta, max_weight=self.max_weight, history_mode=self.history_mode)
 
     def _new_log_weights(self, update_index, epoch):
-        state = self._state
         losses = self._collect_losses()
-        check_finite(losses, "losses")
-        if self._auto_eta or self.max_weight == "auto":
-            self._update_noise_rate(losses)
-        history = np.asarray(state.cumulative_loss.numpy(), np.float64) + losses
-        eta = self._eta_for(epoch, history)
-        self._current_eta = eta
-        log_p, cumulative, scaled = mw_update(
-            state.cumulative_loss.numpy(),
-            losses,
-            eta,
-            history_mode=self.history_mode,
-            scaled_history=state.scaled_history.numpy(),
-        )
-        cap = self.max_weight
-        if cap == "auto":  # no cap before the losses show two groups (see auto_tuning)
-            split_seen = int(state.split_updates.numpy()) > 0
-            cap = auto_tuning.auto_max_weight(self._noise_rate, self.num_examples)
-            cap = cap if split_seen else None
-        if cap is not None:
-            log_p = project_capped_simplex_log(log_p, cap)
-        state.cumulative_loss.assign(np.asarray(cumulative, np.float32))
-        state.scaled_history.assign(np.asarray(scaled, np.float32))
-        state.last_loss.assign(np.asarray(losses, np.float32))
-        state.has_loss.assign(np.ones(self.num_examples, np.float32))
-        return log_p
+        update = mr_update(read_mr_state(self._state), self.update_config(epoch), losses)
+        write_mr_state(self._state, update.state)
+        self._current_eta = update.eta
+        self._noise_rate = update.noise_rate
+        return update.log_weights
 
     def _extra_stats(self):
         stats = {"eta": float(self._current_eta)}
@@ -307,3 +277,39 @@ class MRSampleWeighter(SampleWeighter):
         if config.get("eta_schedule") is not None:
             config["eta_schedule"] = keras.saving.deserialize_keras_object(config["eta_schedule"])
         return cls(**config)
+
+
+def read_mr_state(state):
+    """The :class:`~keras_mr.mr.mr_update.MRState` held in a weighter's Keras variables.
+
+    Args:
+        state: :class:`keras_mr.mr.weighter_state.WeighterState`.
+
+    Returns:
+        :class:`~keras_mr.mr.mr_update.MRState` (float32 arrays, float32-exact scalars).
+    """
+    return MRState(
+        cumulative_loss=np.asarray(state.cumulative_loss.numpy(), np.float32),
+        scaled_history=np.asarray(state.scaled_history.numpy(), np.float32),
+        last_loss=np.asarray(state.last_loss.numpy(), np.float32),
+        eta=float(state.eta.numpy()),
+        noise_rate=float(state.noise_rate.numpy()),
+        reference_loss=float(state.reference_loss.numpy()),
+        split_updates=int(state.split_updates.numpy()),
+    )
+
+
+def write_mr_state(state, mr_state):
+    """Writes an :class:`~keras_mr.mr.mr_update.MRState` into a weighter's Keras variables.
+
+    The one place the update's state reaches the variables (the weights themselves are
+    published by :meth:`keras_mr.mr.sample_weighter.SampleWeighter.publish_weights`).
+    """
+    state.cumulative_loss.assign(mr_state.cumulative_loss)
+    state.scaled_history.assign(mr_state.scaled_history)
+    state.last_loss.assign(mr_state.last_loss)
+    state.has_loss.assign(np.ones(mr_state.last_loss.shape, np.float32))
+    state.eta.assign(mr_state.eta)
+    state.noise_rate.assign(mr_state.noise_rate)
+    state.reference_loss.assign(mr_state.reference_loss)
+    state.split_updates.assign(mr_state.split_updates)

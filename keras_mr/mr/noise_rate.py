@@ -48,6 +48,7 @@ once the network fits the clean examples better than the wrong ones; see
 
 from typing import NamedTuple
 
+import keras
 import numpy as np
 
 MIN_DIP = 0.3
@@ -259,23 +260,15 @@ def loss_scores(source):
     Returns:
         float64 ``(N,)`` scores.
     """
-    from keras_mr.mr.mr_sample_weighter import MRSampleWeighter
-    from keras_mr.mr.sample_weighter import SampleWeighter
-
-    if isinstance(source, MRSampleWeighter):
-        if source.num_updates == 0:
-            raise ValueError(
-                "The weighter has made no update yet: train with it first (fit with "
-                "callbacks=[weighter]), so that it has losses."
+    if isinstance(source, keras.callbacks.Callback):
+        latest_losses = getattr(source, "latest_losses", None)
+        if latest_losses is None:
+            raise TypeError(
+                f"{type(source).__name__}'s weights are random, not evidence about labels: "
+                "pass an MRSampleWeighter, or an array of weights from a method that learns "
+                "them (e.g. MetaWeightNet.example_weights(x, y))."
             )
-        last = np.asarray(source.state.last_loss.numpy(), dtype=np.float64)
-        return np.log(np.maximum(last, 0.0) + 1e-6)
-    if isinstance(source, SampleWeighter):
-        raise TypeError(
-            f"{type(source).__name__}'s weights are random, not evidence about labels: pass an "
-            "MRSampleWeighter, or an array of weights from a method that learns them (e.g. "
-            "MetaWeightNet.example_weights(x, y))."
-        )
+        return np.log(np.maximum(latest_losses(), 0.0) + 1e-6)
     p = np.asarray(source, dtype=np.float64).reshape(-1)
     if p.size < 4 or not np.all(np.isfinite(p)) or np.any(p < 0) or p.sum() <= 0:
         raise ValueError(

@@ -25,6 +25,7 @@ Subclasses implement :meth:`SampleWeighter._new_log_weights`.
 import keras
 import numpy as np
 
+from keras_mr._internal.keras_compat import sync_jax_state
 from keras_mr.mr import fit_checks
 from keras_mr.mr.weight_stats import normalized_weights
 from keras_mr.mr.weight_stats import weight_statistics
@@ -254,9 +255,7 @@ class SampleWeighter(keras.callbacks.Callback):
 
     def _sync_backend_state(self):
         """JAX keeps the model's variables in the trainer during an epoch: write them back."""
-        sync = getattr(self.model, "jax_state_sync", None)
-        if sync is not None:
-            sync()
+        sync_jax_state(self.model)
 
     def on_train_begin(self, logs=None):
         self._require_attached()
@@ -298,7 +297,8 @@ class SampleWeighter(keras.callbacks.Callback):
         self._epoch_steps = 0
         self._epoch_closed = False
         self._key.assign([int(state.seed.numpy()), int(state.epochs_done.numpy())])
-        self._sync_table()
+        # the table the pipeline reads follows the state (restored by BackupAndRestore)
+        self.publish_weights(state.log_weights.numpy())
         self._lookups_at_epoch_begin = int(self._counter.numpy())
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -319,7 +319,6 @@ class SampleWeighter(keras.callbacks.Callback):
                 self._sync_backend_state()
                 self._state.steps.assign(self._host_steps)
                 self._update(self._epoch)
-                self._sync_table()
         if self.steps_per_epoch is not None and steps_done >= self.steps_per_epoch:
             self._close_epoch()
 
@@ -332,7 +331,6 @@ class SampleWeighter(keras.callbacks.Callback):
         state = self._state
         if self.update_every is None:
             self._update(self._epoch)
-            self._sync_table()
         state.steps.assign(self._host_steps)
         state.epochs_done.assign(int(state.epochs_done.numpy()) + 1)
 
@@ -345,8 +343,7 @@ class SampleWeighter(keras.callbacks.Callback):
     def _update(self, epoch):
         state = self._state
         index = int(state.updates.numpy())
-        log_p = np.asarray(self._new_log_weights(index, epoch), dtype=np.float64)
-        state.log_weights.assign(log_p.astype(np.float32))
+        self.publish_weights(self._new_log_weights(index, epoch))
         state.updates.assign(index + 1)
         self._host_updates = index + 1
         p = self.weights
@@ -373,7 +370,18 @@ class SampleWeighter(keras.callbacks.Callback):
     def _new_log_weights(self, update_index, epoch):
         raise NotImplementedError
 
-    def _sync_table(self):
+    def publish_weights(self, log_weights):
+        """Makes ``log_weights`` the current weights: the one place both copies are written.
+
+        The weights live twice: as ``log p`` in the saved state
+        (:class:`~keras_mr.mr.weighter_state.WeighterState`, float32) and as ``N p`` in
+        the lookup table the ``tf.data`` pipeline reads as ``sample_weight``; both are
+        written here, the table from the float32 state so they always agree.
+
+        Args:
+            log_weights: ``(N,)`` log-probabilities of the new distribution.
+        """
+        self._state.log_weights.assign(np.asarray(log_weights, dtype=np.float32))
         relative = (self.weights * self.num_examples).astype(np.float32)
         self._table.assign(relative)
 
