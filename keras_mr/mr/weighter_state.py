@@ -6,8 +6,12 @@ import weakref
 import keras
 import numpy as np
 
-# model -> {weighter name: weighter} of the weighters in a running fit().
-_ACTIVE = weakref.WeakKeyDictionary()
+from keras_mr._internal.keras_compat import model_side_state
+from keras_mr._internal.keras_compat import set_tracked_attribute
+
+# Key of {weighter name: weakref to weighter} of the weighters in a running fit(), in
+# the model's side state.
+_RUNNING_WEIGHTERS = "running_weighters"
 
 
 class WeighterState(keras.layers.Layer):
@@ -27,6 +31,7 @@ class WeighterState(keras.layers.Layer):
         super().__init__(trainable=False, **kwargs)
         self.num_examples = int(num_examples)
         self.records_losses = bool(records_losses)
+        self._owner = None  # weakref to the weighter bound to this state
         n = (self.num_examples,)
 
         def var(name, shape=n, dtype="float32", aggregation="none"):
@@ -75,6 +80,14 @@ class WeighterState(keras.layers.Layer):
             self.loss_sum.assign(np.zeros(n, np.float32))
             self.loss_count.assign(np.zeros(n, np.float32))
 
+    def owner(self):
+        """The weighter this state was last bound to in this process, or ``None``."""
+        return None if self._owner is None else self._owner()
+
+    def set_owner(self, weighter):
+        """Records ``weighter`` (weakly) as the one this state is bound to."""
+        self._owner = weakref.ref(weighter)
+
     def has_history(self):
         return int(self.updates.numpy()) > 0 or int(self.epochs_done.numpy()) > 0
 
@@ -89,25 +102,6 @@ class WeighterState(keras.layers.Layer):
         }
 
 
-def attach_state_layer(model, attr, layer):
-    """Sets ``model.<attr> = layer`` so that Keras tracks (and saves) the layer.
-
-    Keras locks the state of a built subclassed model (Functional models stay
-    open); a weighter attaches its state after the model was built when a
-    ``tf.distribute`` strategy builds it before the callbacks run, or when the
-    user called the model first.  The lock is lifted for this one attribute.
-    """
-    tracker = getattr(model, "_tracker", None)
-    locked = bool(getattr(tracker, "locked", False))
-    if locked:
-        tracker.unlock()
-    try:
-        setattr(model, attr, layer)
-    finally:
-        if locked:
-            tracker.lock()
-
-
 def bind_weighter_state(weighter, model):
     """Finds or creates ``weighter``'s state on ``model`` and returns it.
 
@@ -115,7 +109,9 @@ def bind_weighter_state(weighter, model):
     :class:`keras_mr.mr.sample_weighter.SampleWeighter`): state left by this weighter, or
     restored into it, is continued; another weighter's history is continued only with
     ``resume=True``; ``resume=False`` starts afresh.  New state is created in the model's
-    distribution strategy scope and attached with :func:`attach_state_layer`.
+    distribution strategy scope and attached to the model as a tracked attribute
+    (:func:`keras_mr._internal.keras_compat.set_tracked_attribute`, which lifts the lock
+    Keras puts on a built subclassed model).
 
     Args:
         weighter: the attached ``SampleWeighter``.
@@ -126,7 +122,7 @@ def bind_weighter_state(weighter, model):
     """
     attr = weighter.state_attribute
     state = getattr(model, attr, None)
-    owner = None if state is None else getattr(state, "_keras_mr_owner", lambda: None)()
+    owner = None if state is None else state.owner()
     if state is not None and state.num_examples != weighter.num_examples:
         if weighter.resume is not False and state.has_history():
             raise ValueError(
@@ -156,8 +152,8 @@ def bind_weighter_state(weighter, model):
                 records_losses=weighter.records_losses,
                 name=weighter.name,
             )
-        attach_state_layer(model, attr, state)
-    state._keras_mr_owner = weakref.ref(weighter)
+        set_tracked_attribute(model, attr, state)
+    state.set_owner(weighter)
     return state
 
 
@@ -167,7 +163,7 @@ def claim_weighter_name(model, weighter):
     Raises:
         ValueError: another live weighter of the same name runs on ``model``.
     """
-    active = _ACTIVE.setdefault(model, {})
+    active = model_side_state(model).setdefault(_RUNNING_WEIGHTERS, {})
     other = active.get(weighter.name)
     if other is not None and other() is not None and other() is not weighter:
         raise ValueError(
@@ -179,7 +175,7 @@ def claim_weighter_name(model, weighter):
 
 def release_weighter_name(model, weighter):
     """Undoes :func:`claim_weighter_name` (at the end of ``fit``)."""
-    active = _ACTIVE.get(model, {})
+    active = model_side_state(model).get(_RUNNING_WEIGHTERS, {})
     ref = active.get(weighter.name)
     if ref is not None and ref() is weighter:
         del active[weighter.name]

@@ -122,6 +122,14 @@ class PerExampleLossPass:
                 self._batch_fn = _jax_compiled_losses(self)
         return self._batch_fn
 
+    def run_eagerly_from_now(self):
+        """Makes the rest of the pass compute batch losses eagerly; returns that function.
+
+        Called by the JAX pass when ``jax.jit`` cannot trace the loss function.
+        """
+        self._batch_fn = self._eager_losses
+        return self._batch_fn
+
     def _eager_losses(self, x, y):
         return self.loss_fn(self.model, x, y, self.training)
 
@@ -239,8 +247,7 @@ def _jax_compiled_losses(loss_pass):
                 "`per_example_loss_fn` with keras.ops so that it can be traced.",
                 stacklevel=2,
             )
-            loss_pass._batch_fn = loss_pass._eager_losses
-            return loss_pass._batch_fn(x, y)
+            return loss_pass.run_eagerly_from_now()(x, y)
 
     return fn
 

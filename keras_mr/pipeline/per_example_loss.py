@@ -22,6 +22,9 @@ applied as weights by the ``Loss`` object.  Regularisation terms
 import keras
 import numpy as np
 
+from keras_mr._internal.keras_compat import compiled_loss_weights
+from keras_mr._internal.keras_compat import unreduced_loss_copy
+
 _NO_LOSS = (
     "The model has no compiled loss. Call `model.compile(loss=...)` before fit, or pass "
     "`per_example_loss_fn=lambda model, x, y: ...` returning one loss per example."
@@ -87,12 +90,7 @@ def _loss_object(identifier, y_true, y_pred):
         loss = _FunctionLoss(loss, name=name)
     if loss.reduction is None:
         return loss
-    # A shallow copy with reduction=None: works for custom Loss subclasses too
-    # (copy.copy would go through Keras' pickling, i.e. a config round trip).
-    unreduced = object.__new__(type(loss))
-    unreduced.__dict__.update(loss.__dict__)
-    unreduced.reduction = None
-    return unreduced
+    return unreduced_loss_copy(loss)
 
 
 def _per_example(loss, y_true, y_pred):
@@ -131,12 +129,6 @@ def unreduced_loss(loss):
         return _per_example(_loss_object(loss, y_true, y_pred), y_true, y_pred)
 
     return fn
-
-
-def _loss_weights(model):
-    # Keras keeps `loss_weights` only in its private CompileLoss object.
-    compile_loss = getattr(model, "_compile_loss", None)
-    return getattr(compile_loss, "_user_loss_weights", None)
 
 
 def _output_names(model, y_pred):
@@ -183,43 +175,65 @@ def compiled_per_example_loss(model):
         raise ValueError(_NO_LOSS)
 
     def fn(y_true, y_pred):
-        loss, weights = model.loss, _loss_weights(model)
-        if not _is_nested(y_pred):
-            if _is_nested(loss):
-                loss = list(loss.values())[0] if isinstance(loss, dict) else loss[0]
-            if _is_nested(y_true) and len(y_true) == 1:
-                y_true = list(y_true.values())[0] if isinstance(y_true, dict) else y_true[0]
-            if _is_nested(weights):
-                weights = list(weights.values())[0] if isinstance(weights, dict) else weights[0]
-            values = _per_example(_loss_object(loss, y_true, y_pred), y_true, y_pred)
-            return values if weights is None else values * float(weights)
-        names = _output_names(model, y_pred)
-        preds = [y_pred[n] for n in names] if isinstance(y_pred, dict) else list(y_pred)
-        if isinstance(y_true, dict):
-            trues = [y_true.get(n) for n in names]
-        elif _is_nested(y_true) and len(y_true) == len(preds):
-            trues = list(y_true)
-        else:
-            raise ValueError(
-                f"The model has {len(preds)} outputs but the labels are not a list or dict of "
-                f"{len(preds)} arrays. Pass labels per output, e.g. attach(x, {{name: y, ...}}), "
-                "or `per_example_loss_fn=lambda model, x, y: ...` to MRSampleWeighter."
-            )
-        total = None
-        for k, (name, yt, yp) in enumerate(zip(names, trues, preds)):
-            identifier = _pick(loss, k, name, "loss") if _is_nested(loss) else loss
-            if identifier is None or yt is None:
-                continue
-            values = _per_example(_loss_object(identifier, yt, yp), yt, yp)
-            w = _pick(weights, k, name, "loss_weights") if _is_nested(weights) else weights
-            if w is not None:
-                values = values * float(w)
-            total = values if total is None else total + values
-        if total is None:
-            raise ValueError(_NO_LOSS)
-        return total
+        loss, weights = model.loss, compiled_loss_weights(model)
+        if _is_nested(y_pred):
+            return _multi_output_loss(model, loss, weights, y_true, y_pred)
+        return _single_output_loss(loss, weights, y_true, y_pred)
 
     return fn
+
+
+def _first(structure):
+    """The first entry of a list/tuple/dict."""
+    return list(structure.values())[0] if isinstance(structure, dict) else structure[0]
+
+
+def _single_output_loss(loss, weights, y_true, y_pred):
+    """``loss_weight * l(y_true, y_pred)`` per example for one output tensor.
+
+    A one-entry per-output loss, label or weight structure counts as that entry.
+    """
+    if _is_nested(loss):
+        loss = _first(loss)
+    if _is_nested(y_true) and len(y_true) == 1:
+        y_true = _first(y_true)
+    if _is_nested(weights):
+        weights = _first(weights)
+    values = _per_example(_loss_object(loss, y_true, y_pred), y_true, y_pred)
+    return values if weights is None else values * float(weights)
+
+
+def _labels_per_output(names, y_true, num_outputs):
+    """``y_true`` as a list in output order (``None`` for an output without labels)."""
+    if isinstance(y_true, dict):
+        return [y_true.get(n) for n in names]
+    if _is_nested(y_true) and len(y_true) == num_outputs:
+        return list(y_true)
+    raise ValueError(
+        f"The model has {num_outputs} outputs but the labels are not a list or dict of "
+        f"{num_outputs} arrays. Pass labels per output, e.g. attach(x, {{name: y, ...}}), "
+        "or `per_example_loss_fn=lambda model, x, y: ...` to MRSampleWeighter."
+    )
+
+
+def _multi_output_loss(model, loss, weights, y_true, y_pred):
+    """``sum_k loss_weight_k * l_k`` per example over the outputs that have a loss and labels."""
+    names = _output_names(model, y_pred)
+    preds = [y_pred[n] for n in names] if isinstance(y_pred, dict) else list(y_pred)
+    trues = _labels_per_output(names, y_true, len(preds))
+    total = None
+    for k, (name, yt, yp) in enumerate(zip(names, trues, preds)):
+        identifier = _pick(loss, k, name, "loss") if _is_nested(loss) else loss
+        if identifier is None or yt is None:
+            continue
+        values = _per_example(_loss_object(identifier, yt, yp), yt, yp)
+        w = _pick(weights, k, name, "loss_weights") if _is_nested(weights) else weights
+        if w is not None:
+            values = values * float(w)
+        total = values if total is None else total + values
+    if total is None:
+        raise ValueError(_NO_LOSS)
+    return total
 
 
 def resolve_per_example_loss(model, per_example_loss_fn=None):

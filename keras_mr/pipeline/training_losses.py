@@ -24,11 +24,10 @@ Both are no-ops for ordinary weights (``index is None``) or when no weighter
 records losses for the model.
 """
 
-import weakref
-
 import keras
 from keras import ops
 
+from keras_mr._internal.keras_compat import model_side_state
 from keras_mr.pipeline.weighted_loss import INDEX_KEY
 from keras_mr.pipeline.weighted_loss import WEIGHT_KEY
 from keras_mr.pipeline.weighted_loss import unpack_sample_weight
@@ -46,8 +45,10 @@ __all__ = [
     "unpack_sample_weight",
 ]
 
-# model -> LossRecorder; weak so that a deleted model frees its recorder.
-_RECORDERS = weakref.WeakKeyDictionary()
+# Keys of the model's side state (keras-mr's own per-model objects, freed with the
+# model): its LossRecorder, and its compiled per-example loss function.
+_RECORDER = "loss_recorder"
+_PER_EXAMPLE_LOSS = "training_per_example_loss"
 
 
 class LossRecorder:
@@ -79,14 +80,14 @@ class LossRecorder:
 def set_loss_recorder(model, recorder):
     """Makes ``record_training_losses(model, ...)`` write into ``recorder``."""
     if recorder is None:
-        _RECORDERS.pop(model, None)
+        model_side_state(model).pop(_RECORDER, None)
     else:
-        _RECORDERS[model] = recorder
+        model_side_state(model)[_RECORDER] = recorder
 
 
 def get_loss_recorder(model):
     """The recorder of ``model``, or ``None``."""
-    return _RECORDERS.get(model)
+    return model_side_state(model).get(_RECORDER)
 
 
 def record_training_losses(model, index, per_example_loss):
@@ -99,7 +100,7 @@ def record_training_losses(model, index, per_example_loss):
         per_example_loss: ``(B,)`` losses of those examples (no gradient
             flows through the recording).
     """
-    recorder = _RECORDERS.get(model)
+    recorder = get_loss_recorder(model)
     if index is None or recorder is None:
         return
     recorder.record(index, per_example_loss)
@@ -121,11 +122,12 @@ class TrainingLossMixin:
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         weight, index = unpack_sample_weight(sample_weight)
         if training and index is not None and get_loss_recorder(self) is not None:
-            if getattr(self, "_keras_mr_per_example_loss", None) is None:
+            side_state = model_side_state(self)
+            if side_state.get(_PER_EXAMPLE_LOSS) is None:
                 from keras_mr.pipeline.per_example_loss import compiled_per_example_loss
 
-                self._keras_mr_per_example_loss = compiled_per_example_loss(self)
-            record_training_losses(self, index, self._keras_mr_per_example_loss(y, y_pred))
+                side_state[_PER_EXAMPLE_LOSS] = compiled_per_example_loss(self)
+            record_training_losses(self, index, side_state[_PER_EXAMPLE_LOSS](y, y_pred))
         return super().compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=weight, training=training
         )
