@@ -29,11 +29,11 @@ Example:
 >>> import numpy as np
 >>> config = MRConfig(eta=1.0, max_weight=None)
 >>> state = init_mr_state(3)
->>> state, log_p = mr_update(state, config, np.array([0.0, 0.0, np.log(2.0)]))
->>> np.round(np.exp(log_p), 3)  # p = softmax(-L): the lossy example has half the weight
+>>> update = mr_update(state, config, np.array([0.0, 0.0, np.log(2.0)]))
+>>> np.round(np.exp(update.log_weights), 3)  # p = softmax(-L): half the weight on the lossy one
 array([0.4, 0.4, 0.2])
->>> state.cumulative_loss.tolist() == np.float32([0.0, 0.0, np.log(2.0)]).tolist()
-True
+>>> update.state.cumulative_loss  # the history the next update starts from
+array([0.       , 0.       , 0.6931472], dtype=float32)
 """
 
 from typing import NamedTuple
