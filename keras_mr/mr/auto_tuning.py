@@ -69,6 +69,8 @@ import numpy as np
 
 from keras_mr.mr.multiplicative_weights import log_softmax
 from keras_mr.mr.noise_rate import split_scores
+from keras_mr.mr.weight_stats import effective_sample_size
+from keras_mr.mr.weight_stats import normalized_weights
 
 RAMP_UPDATES = 5
 MAX_NOISE_RATE = 0.5
@@ -157,10 +159,9 @@ def ess_target(noise_rate, update_index, ramp_updates=RAMP_UPDATES, kappa=KAPPA)
 
 
 def effective_sample_fraction(log_p):
-    """``1 / (N sum p_i^2)`` of ``p = exp(log_p)`` (normalised): 1 for uniform weights."""
-    p = np.exp(np.asarray(log_p, dtype=np.float64) - np.max(log_p))
-    p /= p.sum()
-    return float(1.0 / (p.size * np.sum(p * p)))
+    """The effective sample size over ``N`` of ``p = softmax(log_p)``: 1 for uniform weights."""
+    p = normalized_weights(log_p)
+    return effective_sample_size(p) / p.size
 
 
 def eta_for_ess(cumulative_loss, target, low=1e-6, high=1e6, iterations=80):

@@ -10,6 +10,8 @@ import warnings
 
 import numpy as np
 
+from keras_mr.mr.weight_stats import effective_sample_size
+
 
 def check_weighter_arguments(update_every, resume, name):
     """Validates the constructor arguments shared by every weighter."""
@@ -158,7 +160,7 @@ def warn_if_collapsed(kind, p):
         bool: whether it warned.
     """
     n = len(p)
-    ess = 1.0 / float(np.sum(np.square(p)))
+    ess = effective_sample_size(p)
     if n < 20 or ess >= max(10.0, 0.01 * n):
         return False
     warnings.warn(

@@ -3,6 +3,28 @@
 import numpy as np
 
 
+def effective_sample_size(p):
+    """Kish's effective sample size ``1 / sum p_i^2`` of a distribution ``p``.
+
+    ``N`` for uniform weights, 1 when all the mass sits on one example.  The one
+    definition every part of keras-mr uses (the logged ``ess`` is it over ``N``; the
+    automatic ``eta`` targets it; the collapse warning reads it).
+
+    Args:
+        p: array ``(N,)`` of non-negative weights summing to 1.
+
+    Returns:
+        float.
+
+    Example:
+
+    >>> effective_sample_size(np.array([0.5, 0.5, 0.0, 0.0]))
+    2.0
+    """
+    p = np.asarray(p, dtype=np.float64)
+    return float(1.0 / np.sum(p * p))
+
+
 def weight_statistics(p, noise_mask=None):
     """Summary statistics of a distribution over training examples.
 
@@ -29,7 +51,7 @@ def weight_statistics(p, noise_mask=None):
     nz = p[p > 0]
     stats = {
         "entropy": float(-np.sum(nz * np.log(nz))),
-        "ess": float(1.0 / np.sum(p * p) / n),
+        "ess": effective_sample_size(p) / n,
         "weight_min": float(n * p.min()),
         "weight_max": float(n * p.max()),
     }
