@@ -24,7 +24,7 @@ in which a zero-weight label still leaks in through a positive-weight
 partner).  With uniform weights both reduce to vanilla mixup.
 
 The mixed weights are re-normalised to sum to the batch size
-(:func:`keras_mr.pipeline.weighted_loss.normalize_batch_weights`), the convention of
+(:func:`keras_mr.pipeline.batch_weights.normalize_batch_weights`), the convention of
 the :mod:`keras_mr` pipelines, so they can go straight into
 :func:`keras_mr.pipeline.weighted_loss.weighted_mean`.
 
@@ -43,7 +43,7 @@ from keras import random
 from keras_mr.constrained.mixing_ops import mix
 from keras_mr.constrained.mixing_ops import smooth_labels
 from keras_mr.constrained.mixing_ops import uniform_partners
-from keras_mr.pipeline.weighted_loss import normalize_batch_weights
+from keras_mr.pipeline.batch_weights import normalize_batch_weights
 
 __all__ = ["WeightedBatch", "mixup_with_weights", "mr_mixup", "smooth_labels"]
 

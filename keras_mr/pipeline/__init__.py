@@ -7,10 +7,10 @@ model class of keras-mr that trains a user model.
 """
 
 from keras_mr.pipeline import training_losses
+from keras_mr.pipeline.batch_weights import normalize_batch_weights
 from keras_mr.pipeline.indexed_data import indexed_dataset
 from keras_mr.pipeline.training_losses import TrainingLossMixin
 from keras_mr.pipeline.training_losses import TrainingLossModel
-from keras_mr.pipeline.weighted_loss import normalize_batch_weights
 from keras_mr.pipeline.weighted_loss import weighted_mean
 from keras_mr.pipeline.wrapped_model import WrappedModel
 

@@ -27,6 +27,7 @@ import keras
 import numpy as np
 
 from keras_mr._internal import processes
+from keras_mr.pipeline.batch_weights import normalize_batch_weights_np
 from keras_mr.pipeline.indexed_data import standardize_array
 
 
@@ -61,21 +62,6 @@ def epoch_order(num_examples, seed, epoch):
     """
     rng = np.random.default_rng([int(seed) % 2**63, int(epoch)])
     return rng.permutation(num_examples)
-
-
-def normalize_batch_weights_np(w):
-    """:func:`keras_mr.pipeline.weighted_loss.normalize_batch_weights` in NumPy (float32).
-
-    Example:
-
-    >>> normalize_batch_weights_np(np.array([1.0, 3.0])).tolist()
-    [0.5, 1.5]
-    """
-    w = np.asarray(w, dtype=np.float32)
-    total = w.sum(dtype=np.float64)
-    if total <= 0:
-        return np.zeros_like(w)
-    return (w * (w.size / total)).astype(np.float32)
 
 
 def class_index_np(y, num_classes):

@@ -36,6 +36,7 @@ import keras
 import numpy as np
 
 from keras_mr._internal.backend import LazyTensorFlow
+from keras_mr.pipeline.batch_weights import normalize_batch_weights_tf
 
 tf = LazyTensorFlow("keras-mr's tf.data pipeline (indexed_dataset, attach)")
 
@@ -324,14 +325,3 @@ def make_weight_lookup(table, counter, with_index=False, class_weights=None):
         return x, y, w
 
     return lookup
-
-
-def normalize_batch_weights_tf(w):
-    """:func:`keras_mr.pipeline.weighted_loss.normalize_batch_weights` in plain TF ops.
-
-    The pipeline runs inside ``tf.data`` whatever the Keras backend is, so it
-    cannot use ``keras.ops`` (which would be JAX ops under the JAX backend).
-    """
-    total = tf.reduce_sum(w)
-    batch = tf.cast(tf.size(w), w.dtype)
-    return tf.math.divide_no_nan(w * batch, total)

@@ -1,21 +1,9 @@
-"""Per-batch weight normalisation shared by every weighting method.
+"""Weighted reduction of per-example losses in custom ``train_step`` implementations.
 
-The MR paper (Algorithm 1) normalises each mini-batch update by the sum of
-the weights in that batch::
-
-    theta <- theta - alpha * sum_{i in B} p_i grad l_i / sum_{i in B} p_i
-
-Keras' default loss reduction (``"sum_over_batch_size"``) computes
-``sum_i w_i l_i / B`` instead.  The two agree when the weights of each batch
-are rescaled to sum to the batch size ``B``, which is what
-:func:`normalize_batch_weights` does.  The :mod:`keras_mr` input pipelines
-apply it after batching, on the *global* batch, so that the result is also
-exact under ``tf.distribute`` (each replica averages over its share and Keras
-sums the replicas' gradients scaled by ``1 / num_replicas``).
-
-Custom ``train_step`` implementations therefore reduce per-example losses with
-:func:`weighted_mean`, which is ``mean(w * l)``: with pipeline weights this is
-the paper's weighted average, with no weights it is the plain mean.
+The :mod:`keras_mr` pipelines deliver weights rescaled per batch to sum to the batch
+size (:mod:`keras_mr.pipeline.batch_weights`), so :func:`weighted_mean`,
+``mean(w * l)``, is the MR paper's weighted average ``sum_B p_i l_i / sum_B p_i``; with
+no weights it is the plain mean.
 """
 
 from keras import ops
@@ -34,31 +22,6 @@ def unpack_sample_weight(sample_weight):
     if isinstance(sample_weight, dict) and INDEX_KEY in sample_weight:
         return sample_weight.get(WEIGHT_KEY), sample_weight[INDEX_KEY]
     return sample_weight, None
-
-
-def normalize_batch_weights(sample_weight):
-    """Rescales a batch of weights so that they sum to the batch size.
-
-    A batch whose weights are all zero (possible with random weighting or a
-    very small batch) keeps all-zero weights: it then contributes no gradient,
-    instead of a division by zero.
-
-    Args:
-        sample_weight: tensor of shape ``(B,)`` with non-negative weights.
-
-    Returns:
-        Tensor of shape ``(B,)``: ``w * B / sum(w)``, or zeros if ``sum(w) == 0``.
-
-    Example:
-
-    >>> normalize_batch_weights(np.array([1., 3.]))  # doctest: +SKIP
-    array([0.5, 1.5])
-    """
-    w = ops.convert_to_tensor(sample_weight)
-    batch = ops.cast(ops.shape(w)[0], w.dtype)
-    total = ops.sum(w)
-    safe_total = ops.where(total > 0, total, ops.ones_like(total))
-    return ops.where(total > 0, w * batch / safe_total, ops.zeros_like(w))
 
 
 def weighted_mean(per_example_loss, sample_weight=None):
