@@ -51,7 +51,7 @@ def make_model(kind, input_shape, num_classes, record=False):
     keras.utils.set_random_seed(0)
     model = MODELS.get(kind)(input_shape, num_classes, **NETWORKS[kind])
     if record:  # loss_source="train": the model records its per-example training losses
-        model = keras_mr.TrainingLossModel(model)
+        model = keras_mr.LossRecordingModel(model)
     model.compile(
         keras.optimizers.Adam(1e-3),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),

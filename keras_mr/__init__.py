@@ -5,7 +5,9 @@ The package is organised by method; this module re-exports the public API:
 * :mod:`keras_mr.mr` -- Multiplicative Reweighting (MR) and random weighting:
   the pure math (MW rule, capped-simplex projection) and the callbacks.
 * :mod:`keras_mr.pipeline` -- indexed data with per-example weights,
-  per-example losses, the loss pass and training-loss recording.
+  per-example losses, the loss pass and the recording of training losses.
+* :mod:`keras_mr.models` -- the model classes the methods build on (``WrappedModel``,
+  ``LossRecordingModel``).
 * :mod:`keras_mr.meta` -- Meta-Weight-Net and its meta data.
 * :mod:`keras_mr.constrained` -- constrained instance/class reweighting (CIW, CICW, mixup).
 * :mod:`keras_mr.adversarial` -- PGD-AT, Free AT, TRADES, MAIL-AT, LAS-AT and robust
@@ -55,6 +57,7 @@ from keras_mr.meta import mae_probability_loss
 from keras_mr.meta import meta_dataset
 from keras_mr.meta import split_meta_set
 from keras_mr.meta import with_meta_batches
+from keras_mr.models import LossRecordingModel
 from keras_mr.mr import MRSampleWeighter
 from keras_mr.mr import RandomSampleWeighter
 from keras_mr.mr import estimate_noise_rate
@@ -66,11 +69,10 @@ from keras_mr.mr import project_capped_simplex
 from keras_mr.mr import project_capped_simplex_log
 from keras_mr.mr import rectified_gaussian_weights
 from keras_mr.mr import weight_statistics
-from keras_mr.pipeline import TrainingLossMixin
-from keras_mr.pipeline import TrainingLossModel
+from keras_mr.pipeline import LossRecordingMixin
 from keras_mr.pipeline import indexed_dataset
+from keras_mr.pipeline import loss_recording
 from keras_mr.pipeline import normalize_batch_weights
-from keras_mr.pipeline import training_losses
 from keras_mr.pipeline import weighted_mean
 
 __all__ = [
@@ -92,9 +94,9 @@ __all__ = [
     "indexed_dataset",
     "normalize_batch_weights",
     "weighted_mean",
-    "TrainingLossMixin",
-    "TrainingLossModel",
-    "training_losses",
+    "LossRecordingMixin",
+    "LossRecordingModel",
+    "loss_recording",
     # Meta-weighting
     "MetaWeightNet",
     "build_weighting_network",

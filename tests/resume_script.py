@@ -41,7 +41,7 @@ model = keras.Sequential(
     [keras.Input((6,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(2)]
 )
 if loss_source == "train":
-    model = keras_mr.TrainingLossModel(model)
+    model = keras_mr.LossRecordingModel(model)
 model.compile(
     keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 )

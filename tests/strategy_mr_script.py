@@ -46,7 +46,7 @@ def run(strategy, steps_per_execution=1):
             [keras.Input((6,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(2)]
         )
         if loss_source == "train":
-            model = keras_mr.TrainingLossModel(model)
+            model = keras_mr.LossRecordingModel(model)
         model.compile(
             keras.optimizers.SGD(0.1),
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),

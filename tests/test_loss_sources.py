@@ -29,7 +29,7 @@ def _model(dropout=0.0):
 
 def test_strings_resolve_to_source_objects():
     assert isinstance(get_loss_source("eval"), keras_mr.mr.LossPass)
-    assert isinstance(get_loss_source("train"), keras_mr.mr.TrainingLosses)
+    assert isinstance(get_loss_source("train"), keras_mr.mr.RecordedLosses)
     source = get_loss_source("eval", eval_training_mode=True)
     assert source.training is True and source.needs_eval_data and not source.records_losses
     assert get_loss_source("train").records_losses

@@ -33,7 +33,7 @@ def _model(seed=0, hidden=64, lr=1e-2, record=False):
         [keras.Input((8,)), keras.layers.Dense(hidden, activation="relu"), keras.layers.Dense(N_CLASSES)]
     )
     if record:  # loss_source="train" needs a model that records its training losses
-        m = keras_mr.TrainingLossModel(m)
+        m = keras_mr.LossRecordingModel(m)
     m.compile(
         keras.optimizers.Adam(lr),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),

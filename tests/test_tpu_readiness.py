@@ -37,7 +37,7 @@ def _setup(source):
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
                               keras.layers.Dense(3)])
     if source == "train":
-        model = keras_mr.TrainingLossModel(model)
+        model = keras_mr.LossRecordingModel(model)
     model.compile(keras.optimizers.SGD(0.1),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], jit_compile=True)

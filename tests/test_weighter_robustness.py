@@ -30,7 +30,7 @@ def _model(classes=3, record=False, **compile_kwargs):
         [keras.Input((5,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(classes)]
     )
     if record:
-        m = keras_mr.TrainingLossModel(m)
+        m = keras_mr.LossRecordingModel(m)
     m.compile(
         keras.optimizers.SGD(0.1),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -302,7 +302,7 @@ def test_huge_eta_warns_with_the_effective_sample_size():
 def test_plain_model_with_training_losses_gets_the_wrapper_recipe():
     x, y = _data()
     weighter = keras_mr.MRSampleWeighter(loss_source="train")
-    with pytest.raises(TypeError, match="TrainingLossModel"):
+    with pytest.raises(TypeError, match="LossRecordingModel"):
         _model().fit(weighter.attach(x, y, batch_size=16), epochs=1, verbose=0, shuffle=False,
                      callbacks=[weighter])
 

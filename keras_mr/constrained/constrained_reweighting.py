@@ -31,10 +31,10 @@ from keras_mr.constrained.mixing import get_mixing
 from keras_mr.constrained.mixing_ops import smooth_labels
 from keras_mr.constrained.reweighting import ClassReweighting
 from keras_mr.constrained.reweighting import InstanceReweighting
+from keras_mr.models.wrapped_model import WrappedModel
+from keras_mr.pipeline.loss_recording import record_example_losses
 from keras_mr.pipeline.per_example_loss import unreduced_loss
-from keras_mr.pipeline.training_losses import record_training_losses
 from keras_mr.pipeline.weighted_loss import weighted_mean
-from keras_mr.pipeline.wrapped_model import WrappedModel
 
 
 class CompiledLoss(NamedTuple):
@@ -119,7 +119,7 @@ class ConstrainedReweightingModel(WrappedModel):
     """
 
     # Records its per-example training losses for MRSampleWeighter(loss_source="train").
-    records_training_losses = True
+    records_example_losses = True
 
     def __init__(
         self,
@@ -217,7 +217,7 @@ class ConstrainedReweightingModel(WrappedModel):
     def _reweight_without_gradient(self, batch, step):
         """``_reweight`` on a forward pass in inference mode (for CICW-Mixup)."""
         reweighted = self._reweight(batch, self(batch.x, training=False), step)
-        record_training_losses(self, batch.index, reweighted.losses)
+        record_example_losses(self, batch.index, reweighted.losses)
         return reweighted
 
     # -- the step ---------------------------------------------------------
@@ -247,7 +247,7 @@ class ConstrainedReweightingModel(WrappedModel):
                 losses = self._compiled_loss().per_example(batch.y, y_pred)
                 reweighted = Reweighted(batch.y, losses, batch.sample_weight)
             loss = weighted_mean(reweighted.losses, reweighted.weights)
-        record_training_losses(self, batch.index, tf.stop_gradient(reweighted.losses))
+        record_example_losses(self, batch.index, tf.stop_gradient(reweighted.losses))
         self.apply_gradients(tape, loss)
         if self.instance is not None:
             self.temperature_tracker.update_state(self.instance.temperature_at(step))

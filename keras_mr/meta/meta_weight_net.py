@@ -42,9 +42,9 @@ from keras_mr.meta.meta_step import coefficients
 from keras_mr.meta.meta_step import virtual_and_meta_step
 from keras_mr.meta.weighting_network import build_weighting_network
 from keras_mr.meta.weighting_network import default_meta_optimizer
+from keras_mr.models.wrapped_model import WrappedModel
+from keras_mr.pipeline.loss_recording import record_example_losses
 from keras_mr.pipeline.per_example_loss import unreduced_loss
-from keras_mr.pipeline.training_losses import record_training_losses
-from keras_mr.pipeline.wrapped_model import WrappedModel
 
 __all__ = [
     "MetaStep",
@@ -141,7 +141,7 @@ class MetaWeightNet(WrappedModel):
     """
 
     # Records its per-example training losses for MRSampleWeighter(loss_source="train").
-    records_training_losses = True
+    records_example_losses = True
 
     def __init__(
         self,
@@ -271,7 +271,7 @@ class MetaWeightNet(WrappedModel):
         grads = step.tape.gradient(scaled, cvars)
         self.optimizer.apply_gradients(zip(grads, cvars))
 
-        record_training_losses(self, index, ops.stop_gradient(losses))
+        record_example_losses(self, index, ops.stop_gradient(losses))
         self.meta_loss_tracker.update_state(all_sum(step.meta_loss))
         self.weight_tracker.update_state(all_sum(ops.sum(v_new)) / batch)
         return self.update_metrics(all_sum(loss), y, step.y_pred, batch_size=1.0)

@@ -12,7 +12,7 @@ from keras_mr.mr.label_issues import find_label_issues
 from keras_mr.mr.label_issues import label_issues_table
 from keras_mr.mr.loss_sources import LossPass
 from keras_mr.mr.loss_sources import LossSource
-from keras_mr.mr.loss_sources import TrainingLosses
+from keras_mr.mr.loss_sources import RecordedLosses
 from keras_mr.mr.mr_sample_weighter import MRSampleWeighter
 from keras_mr.mr.multiplicative_weights import mw_log_weights
 from keras_mr.mr.multiplicative_weights import mw_update
@@ -26,7 +26,7 @@ from keras_mr.mr.weight_stats import weight_statistics
 __all__ = [
     "LossPass",
     "LossSource",
-    "TrainingLosses",
+    "RecordedLosses",
     "MRSampleWeighter",
     "RandomSampleWeighter",
     "WeightHistogram",

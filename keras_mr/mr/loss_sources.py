@@ -7,7 +7,7 @@ never sees the weighter.  Two sources exist, chosen with ``loss_source=``:
 
 * :class:`LossPass` (``"eval"``, default): an extra forward pass over an unshuffled,
   un-augmented view of the training set after the period (the MR paper's choice).
-* :class:`TrainingLosses` (``"train"``): the losses the training steps computed during
+* :class:`RecordedLosses` (``"train"``): the losses the training steps computed during
   the period, recorded per example by the model (no extra pass).
 
 A source is a small object with the hooks the weighter calls; the weighter itself
@@ -18,9 +18,9 @@ import numpy as np
 
 from keras_mr._internal.backend import require_tensorflow
 from keras_mr.pipeline.loss_pass import PerExampleLossPass
+from keras_mr.pipeline.loss_recording import LossRecorder
+from keras_mr.pipeline.loss_recording import set_loss_recorder
 from keras_mr.pipeline.per_example_loss import resolve_per_example_loss
-from keras_mr.pipeline.training_losses import LossRecorder
-from keras_mr.pipeline.training_losses import set_loss_recorder
 
 
 class LossSource:
@@ -114,14 +114,14 @@ class LossPass(LossSource):
         return {"eval_training_mode": self.training}
 
 
-class TrainingLosses(LossSource):
+class RecordedLosses(LossSource):
     """Per-example losses recorded by the training steps (``loss_source="train"``).
 
     Each example's loss is the mean of the losses the training steps computed for it
     during the period (at slightly older parameters, with augmentation and dropout);
     an example not seen in a period keeps its last loss.  Needs the TensorFlow backend
     and a model that records its losses: keras-mr's model classes do, a plain model is
-    wrapped with :class:`keras_mr.TrainingLossModel`.
+    wrapped with :class:`keras_mr.LossRecordingModel`.
     """
 
     name = "train"
@@ -134,12 +134,12 @@ class TrainingLosses(LossSource):
         self.recorder = None
 
     def begin_training(self, model, state):
-        if not getattr(type(model), "records_training_losses", False):
+        if not getattr(type(model), "records_example_losses", False):
             raise TypeError(
                 f"loss_source='train' needs a model that records its per-example training "
                 f"losses, and {type(model).__name__} does not. Wrap it: "
-                "`model = keras_mr.TrainingLossModel(model)` (then compile and fit that), "
-                "subclass `keras_mr.TrainingLossMixin`, or use loss_source='eval'."
+                "`model = keras_mr.LossRecordingModel(model)` (then compile and fit that), "
+                "subclass `keras_mr.LossRecordingMixin`, or use loss_source='eval'."
             )
         self.recorder = LossRecorder(state.loss_sum, state.loss_count)
         set_loss_recorder(model, self.recorder)
@@ -156,8 +156,8 @@ class TrainingLosses(LossSource):
                 "loss_source='train' recorded no training loss since the last update: "
                 f"the train_step of {type(model).__name__} does not hand its "
                 "per-example losses to MR (e.g. it trains on mixed examples). Use "
-                "loss_source='eval', or call keras_mr.pipeline.training_losses."
-                "record_training_losses(self, index, per_example_loss) in train_step."
+                "loss_source='eval', or call keras_mr.pipeline.loss_recording."
+                "record_example_losses(self, index, per_example_loss) in train_step."
             )
         return np.where(seen, total / np.maximum(count, 1.0), 0.0), seen
 
@@ -189,7 +189,7 @@ def get_loss_source(loss_source, per_example_loss_fn=None, eval_training_mode=No
                 "`per_example_loss_fn` is only used by the loss pass; with loss_source='train' "
                 "the compiled loss of the training step is recorded."
             )
-        return TrainingLosses()
+        return RecordedLosses()
     raise ValueError(
         f"`loss_source` must be 'eval', 'train' or a keras_mr.mr.LossSource, got {loss_source!r}."
     )

@@ -44,8 +44,8 @@ class MRSampleWeighter(SampleWeighter):
       slightly older parameters and with augmentation/dropout.  Examples not
       seen in a period keep their last loss.  The model must record its
       losses: keras-mr's model classes do, a plain model is wrapped with
-      ``keras_mr.TrainingLossModel(model)`` (see
-      :mod:`keras_mr.pipeline.training_losses`).
+      ``keras_mr.LossRecordingModel(model)`` (see
+      :mod:`keras_mr.pipeline.loss_recording`).
     - Per-example losses are the model's compiled loss, computed as Keras
       computes it (``y_true`` reshaped to ``y_pred``, per-output losses times
       ``loss_weights`` summed for multi-output models, extra axes averaged),
@@ -89,7 +89,7 @@ class MRSampleWeighter(SampleWeighter):
             (``k >= steps_per_execution``; ``S`` steps give ``floor(S/k)``
             updates).
         loss_source: ``"eval"`` (extra pass, :class:`keras_mr.mr.LossPass`), ``"train"``
-            (training losses, :class:`keras_mr.mr.TrainingLosses`) or a loss-source object.
+            (training losses, :class:`keras_mr.mr.RecordedLosses`) or a loss-source object.
         noise_mask: optional boolean ``(N,)`` of known-noisy examples (logs).
         name: name of the state attached to the model.
         verbose: ``"auto"`` (follow ``fit(verbose=...)``), ``1`` or ``0``: progress

@@ -24,7 +24,7 @@ class WeighterState(keras.layers.Layer):
         num_examples: ``N``.
         seed: initial shuffle seed.
         records_losses: also create the training-loss sums of
-            ``loss_source="train"`` (:class:`keras_mr.pipeline.training_losses.LossRecorder`).
+            ``loss_source="train"`` (:class:`keras_mr.pipeline.loss_recording.LossRecorder`).
     """
 
     def __init__(self, num_examples, seed=0, records_losses=False, **kwargs):

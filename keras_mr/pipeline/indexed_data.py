@@ -26,7 +26,7 @@ exactly the batches the uninterrupted run would have drawn.
 The training batches are ``(x, y, sample_weight)`` where ``sample_weight`` is a
 float32 ``(B,)`` tensor, or, for ``MRSampleWeighter(loss_source="train")``, a
 dict ``{"weight": (B,) float32, "index": (B,) int32}`` that the model unpacks
-(:mod:`keras_mr.pipeline.training_losses`).  Nothing in the pipeline or the training
+(:mod:`keras_mr.pipeline.loss_recording`).  Nothing in the pipeline or the training
 graph is float64 or complex, so it runs on TPUs.
 """
 

@@ -1,4 +1,4 @@
-"""Per-example training losses for ``MRSampleWeighter(loss_source="train")``.
+"""Recording each training step's per-example losses for ``MRSampleWeighter(loss_source="train")``.
 
 In that mode the pipeline's sample weight is a dict
 ``{"weight": (B,) float32, "index": (B,) int32}`` and the weighter gives the
@@ -6,41 +6,38 @@ model a :class:`LossRecorder`: two float32 ``(N,)`` variables summing, per
 example, the training losses and their count since the last update.  The
 losses are recorded through Keras' documented extension point: a model
 overrides ``compute_loss`` (and ``compute_metrics``, which also receives the
-sample weight).  :class:`TrainingLossMixin` does exactly that, and
-:class:`TrainingLossModel` wraps any plain Keras model with it::
+sample weight).  :class:`LossRecordingMixin` does exactly that, and
+:class:`keras_mr.LossRecordingModel` wraps any plain Keras model with it::
 
-    model = keras_mr.TrainingLossModel(model)     # plain Keras model
+    model = keras_mr.LossRecordingModel(model)     # plain Keras model
     weighter = keras_mr.MRSampleWeighter(loss_source="train")
 
 A custom ``train_step`` that does not call ``compute_loss`` takes part with
 two calls (the library's adversarial, meta-weighting and constrained
 reweighting models do)::
 
-    weight, index = keras_mr.pipeline.training_losses.unpack_sample_weight(sample_weight)
+    weight, index = keras_mr.pipeline.loss_recording.unpack_sample_weight(sample_weight)
     ...
-    keras_mr.pipeline.training_losses.record_training_losses(self, index, per_example_loss)
+    keras_mr.pipeline.loss_recording.record_example_losses(self, index, per_example_loss)
 
 Both are no-ops for ordinary weights (``index is None``) or when no weighter
 records losses for the model.
 """
 
-import keras
 from keras import ops
 
 from keras_mr._internal.keras_compat import model_side_state
 from keras_mr.pipeline.weighted_loss import INDEX_KEY
 from keras_mr.pipeline.weighted_loss import WEIGHT_KEY
 from keras_mr.pipeline.weighted_loss import unpack_sample_weight
-from keras_mr.pipeline.wrapped_model import WrappedModel
 
 __all__ = [
     "INDEX_KEY",
     "WEIGHT_KEY",
     "LossRecorder",
-    "TrainingLossMixin",
-    "TrainingLossModel",
+    "LossRecordingMixin",
     "get_loss_recorder",
-    "record_training_losses",
+    "record_example_losses",
     "set_loss_recorder",
     "unpack_sample_weight",
 ]
@@ -78,7 +75,7 @@ class LossRecorder:
 
 
 def set_loss_recorder(model, recorder):
-    """Makes ``record_training_losses(model, ...)`` write into ``recorder``."""
+    """Makes ``record_example_losses(model, ...)`` write into ``recorder``."""
     if recorder is None:
         model_side_state(model).pop(_RECORDER, None)
     else:
@@ -90,7 +87,7 @@ def get_loss_recorder(model):
     return model_side_state(model).get(_RECORDER)
 
 
-def record_training_losses(model, index, per_example_loss):
+def record_example_losses(model, index, per_example_loss):
     """Adds a batch of per-example training losses to the model's recorder.
 
     Args:
@@ -106,7 +103,7 @@ def record_training_losses(model, index, per_example_loss):
     recorder.record(index, per_example_loss)
 
 
-class TrainingLossMixin:
+class LossRecordingMixin:
     """Makes a Keras model record its per-example training losses for MR.
 
     Overrides ``compute_loss`` (the hook Keras' ``train_step`` calls): it
@@ -114,10 +111,10 @@ class TrainingLossMixin:
     ``MRSampleWeighter(loss_source="train")``, records the per-example
     compiled loss of every training example, and hands the plain weight to
     Keras.  ``compute_metrics`` unpacks the weight too.  Put it first in the
-    bases: ``class MyModel(keras_mr.TrainingLossMixin, keras.Model)``.
+    bases: ``class MyModel(keras_mr.LossRecordingMixin, keras.Model)``.
     """
 
-    records_training_losses = True
+    records_example_losses = True
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         weight, index = unpack_sample_weight(sample_weight)
@@ -127,7 +124,7 @@ class TrainingLossMixin:
                 from keras_mr.pipeline.per_example_loss import compiled_per_example_loss
 
                 side_state[_PER_EXAMPLE_LOSS] = compiled_per_example_loss(self)
-            record_training_losses(self, index, side_state[_PER_EXAMPLE_LOSS](y, y_pred))
+            record_example_losses(self, index, side_state[_PER_EXAMPLE_LOSS](y, y_pred))
         return super().compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=weight, training=training
         )
@@ -135,32 +132,3 @@ class TrainingLossMixin:
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         weight, _ = unpack_sample_weight(sample_weight)
         return super().compute_metrics(x, y, y_pred, sample_weight=weight)
-
-
-@keras.saving.register_keras_serializable(package="keras_mr")
-class TrainingLossModel(TrainingLossMixin, WrappedModel):
-    """Wraps a plain Keras model so that it records its training losses for MR.
-
-    Needed only for ``MRSampleWeighter(loss_source="train")`` with a model
-    that is not one of keras-mr's model classes: the wrapper calls ``model``
-    unchanged and adds :class:`TrainingLossMixin`'s ``compute_loss``.
-
-    Args:
-        model: the Keras model to train.
-        **kwargs: passed to ``keras.Model``.
-
-    Example:
-
-    ```python
-    model = keras_mr.TrainingLossModel(build_model())
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    weighter = keras_mr.MRSampleWeighter(loss_source="train")
-    model.fit(weighter.attach(x, y, batch_size=64), epochs=5, shuffle=False, callbacks=[weighter])
-    ```
-    """
-
-    def __init__(self, model, **kwargs):
-        super().__init__(model, **kwargs)
-        if model.built and getattr(model, "inputs", None):
-            # Built like the model it wraps (BackupAndRestore needs a built model).
-            self.build(tuple(model.inputs[0].shape) if len(model.inputs) == 1 else None)

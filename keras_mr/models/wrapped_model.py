@@ -2,7 +2,7 @@
 
 The adversarial models (:mod:`keras_mr.adversarial`), Meta-Weight-Net
 (:mod:`keras_mr.meta`), constrained reweighting (:mod:`keras_mr.constrained`) and
-:class:`keras_mr.TrainingLossModel` all wrap a user model and add a training step.
+:class:`keras_mr.LossRecordingModel` all wrap a user model and add a training step.
 What they share lives here, once:
 
 * the inner model as ``self.model``; ``build``/``call`` forward to it, and the
@@ -38,7 +38,7 @@ class WrappedModel(keras.Model):
 
     >>> import keras, keras_mr
     >>> inner = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    >>> wrapper = keras_mr.TrainingLossModel(inner)
+    >>> wrapper = keras_mr.LossRecordingModel(inner)
     >>> wrapper.model is inner
     True
     """
