@@ -6,37 +6,6 @@ or frozen weights.  These pure functions turn what the callback observes (steps,
 lookups, ``steps_per_execution``) into the error a user can act on.
 """
 
-import warnings
-
-import numpy as np
-
-from keras_mr.mr.weight_stats import effective_sample_size
-
-
-def check_weighter_arguments(update_every, resume, name):
-    """Validates the constructor arguments shared by every weighter."""
-    if update_every is not None and (
-        isinstance(update_every, bool)
-        or not isinstance(update_every, (int, np.integer))
-        or update_every < 1
-    ):
-        raise ValueError(
-            "`update_every` must be None (once per epoch) or a positive number of steps, "
-            f"got {update_every!r}."
-        )
-    if resume is not True and resume is not False and resume != "auto":
-        raise ValueError(f"`resume` must be 'auto', True or False, got {resume!r}.")
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"`name` must be a non-empty string, got {name!r}.")
-
-
-def check_noise_mask(noise_mask, num_examples):
-    """``noise_mask`` (if any) has one entry per attached example."""
-    if noise_mask is not None and noise_mask.shape != (num_examples,):
-        raise ValueError(
-            f"`noise_mask` has shape {noise_mask.shape} but {num_examples} examples were attached."
-        )
-
 
 def check_attached(weighter, attached):
     """The weighter's data must come from its ``attach()``."""
@@ -144,31 +113,3 @@ def check_resumed_history(weighter, epoch, has_history):
             "keras.callbacks.BackupAndRestore) so the state is loaded too; to start the "
             f"weighting afresh at epoch {epoch}, pass `{kind}(..., resume=False)`."
         )
-
-
-def warn_if_collapsed(kind, p):
-    """Warns (``RuntimeWarning``) when the weights sit on very few examples.
-
-    The threshold is an effective sample size ``1 / sum p_i^2`` below
-    ``max(10, N / 100)`` (only for ``N >= 20``).
-
-    Args:
-        kind: the weighter's class name, for the message.
-        p: the distribution over the ``N`` examples.
-
-    Returns:
-        bool: whether it warned.
-    """
-    n = len(p)
-    ess = effective_sample_size(p)
-    if n < 20 or ess >= max(10.0, 0.01 * n):
-        return False
-    warnings.warn(
-        f"{kind}: the weights concentrate on about {ess:.1f} of {n} "
-        f"examples (effective sample size {ess:.1f}); training then sees almost no "
-        "data. The step size is probably too large: lower `eta` or cap the weights "
-        "with `max_weight=`.",
-        RuntimeWarning,
-        stacklevel=4,
-    )
-    return True

@@ -28,11 +28,37 @@ import numpy as np
 from keras_mr._internal.keras_compat import sync_jax_state
 from keras_mr.mr import fit_checks
 from keras_mr.mr.weight_stats import normalized_weights
+from keras_mr.mr.weight_stats import warn_if_collapsed
 from keras_mr.mr.weight_stats import weight_statistics
 from keras_mr.mr.weighter_state import bind_weighter_state
 from keras_mr.mr.weighter_state import claim_weighter_name
 from keras_mr.mr.weighter_state import release_weighter_name
 from keras_mr.pipeline.per_example_loss import check_label_range
+
+
+def check_weighter_arguments(update_every, resume, name):
+    """Validates the constructor arguments shared by every weighter."""
+    if update_every is not None and (
+        isinstance(update_every, bool)
+        or not isinstance(update_every, (int, np.integer))
+        or update_every < 1
+    ):
+        raise ValueError(
+            "`update_every` must be None (once per epoch) or a positive number of steps, "
+            f"got {update_every!r}."
+        )
+    if resume is not True and resume is not False and resume != "auto":
+        raise ValueError(f"`resume` must be 'auto', True or False, got {resume!r}.")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"`name` must be a non-empty string, got {name!r}.")
+
+
+def check_noise_mask(noise_mask, num_examples):
+    """``noise_mask`` (if any) has one entry per attached example."""
+    if noise_mask is not None and noise_mask.shape != (num_examples,):
+        raise ValueError(
+            f"`noise_mask` has shape {noise_mask.shape} but {num_examples} examples were attached."
+        )
 
 
 class SampleWeighter(keras.callbacks.Callback):
@@ -68,7 +94,7 @@ class SampleWeighter(keras.callbacks.Callback):
         resume="auto",
     ):
         super().__init__()
-        fit_checks.check_weighter_arguments(update_every, resume, name)
+        check_weighter_arguments(update_every, resume, name)
         self.update_every = None if update_every is None else int(update_every)
         self.noise_mask = None if noise_mask is None else np.asarray(noise_mask, dtype=bool)
         self.name = name
@@ -176,7 +202,7 @@ class SampleWeighter(keras.callbacks.Callback):
             x, y, options, needs_eval_data=self.needs_eval_data, with_index=self.records_losses
         )
         n = pipeline.num_examples
-        fit_checks.check_noise_mask(self.noise_mask, n)
+        check_noise_mask(self.noise_mask, n)
         self._check_num_examples(n)
         self.num_examples = n
         self.steps_per_epoch = pipeline.steps_per_epoch
@@ -362,7 +388,7 @@ class SampleWeighter(keras.callbacks.Callback):
 
     def _warn_if_collapsed(self, p):
         if not self._ess_warned:
-            self._ess_warned = fit_checks.warn_if_collapsed(type(self).__name__, p)
+            self._ess_warned = warn_if_collapsed(type(self).__name__, p)
 
     def _extra_stats(self):
         return {}

@@ -1,4 +1,6 @@
-"""Diagnostics of a weight distribution, logged by the weighting callbacks."""
+"""Diagnostics of a weight distribution, logged (or warned about) by the weighting callbacks."""
+
+import warnings
 
 import numpy as np
 
@@ -85,3 +87,31 @@ def normalized_weights(log_weights):
     log_p = np.asarray(log_weights, dtype=np.float64)
     p = np.exp(log_p - np.max(log_p))
     return p / p.sum()
+
+
+def warn_if_collapsed(kind, p):
+    """Warns (``RuntimeWarning``) when the weights sit on very few examples.
+
+    The threshold is an effective sample size ``1 / sum p_i^2`` below
+    ``max(10, N / 100)`` (only for ``N >= 20``).
+
+    Args:
+        kind: the weighter's class name, for the message.
+        p: the distribution over the ``N`` examples.
+
+    Returns:
+        bool: whether it warned.
+    """
+    n = len(p)
+    ess = effective_sample_size(p)
+    if n < 20 or ess >= max(10.0, 0.01 * n):
+        return False
+    warnings.warn(
+        f"{kind}: the weights concentrate on about {ess:.1f} of {n} "
+        f"examples (effective sample size {ess:.1f}); training then sees almost no "
+        "data. The step size is probably too large: lower `eta` or cap the weights "
+        "with `max_weight=`.",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+    return True
