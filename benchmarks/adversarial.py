@@ -52,6 +52,7 @@ from _rows import table
 
 import keras_mr
 from keras_mr.adversarial import AttackStrategySpace
+from keras_mr.adversarial import ThreatModel
 from keras_mr.benchmarking.datasets import load_dataset
 from keras_mr.benchmarking.registry import Registry
 from keras_mr.benchmarking.runner import MODELS
@@ -96,7 +97,9 @@ METHODS.register("plain", Method(lambda inner, args, count: inner, "Base"))
 METHODS.register(
     "pgd",
     Method(
-        lambda inner, args, count: keras_mr.PGDAdversarialModel(inner, eps=args.eps, steps=count),
+        lambda inner, args, count: keras_mr.PGDAdversarialModel(
+            inner, threat_model=ThreatModel(args.eps), steps=count
+        ),
         "PGD-AT",
         "pgd_steps",
     ),
@@ -105,7 +108,7 @@ METHODS.register(
     "free",
     Method(
         lambda inner, args, count: keras_mr.FreeAdversarialModel(
-            inner, batch_size=args.batch_size, eps=args.eps, replays=count
+            inner, batch_size=args.batch_size, threat_model=ThreatModel(args.eps), replays=count
         ),
         "Free-AT",
         "replays",
@@ -116,7 +119,11 @@ METHODS.register(
     "trades",
     Method(
         lambda inner, args, count: keras_mr.TRADESModel(
-            inner, eps=args.eps, steps=count, step_size=min(0.007, args.eps), beta=6.0
+            inner,
+            threat_model=ThreatModel(args.eps),
+            steps=count,
+            step_size=min(0.007, args.eps),
+            beta=6.0,
         ),
         "TRADES",
         "trades_steps",
@@ -128,7 +135,10 @@ METHODS.register(
     "mail",
     Method(
         lambda inner, args, count: keras_mr.MAILAdversarialModel(
-            inner, eps=args.eps, steps=count, burn_in_epochs=mail_burn_in(args)
+            inner,
+            threat_model=ThreatModel(args.eps),
+            steps=count,
+            burn_in_epochs=mail_burn_in(args),
         ),
         "MAIL",
         "pgd_steps",
@@ -139,7 +149,7 @@ METHODS.register(
     Method(
         lambda inner, args, count: keras_mr.LASATAdversarialModel(
             inner,
-            eps=args.eps,
+            threat_model=ThreatModel(args.eps),
             strategy_space=AttackStrategySpace(steps=tuple(range(min(3, count), count + 1))),
             seed=args.seed,
         ),
@@ -218,6 +228,7 @@ def step_rows(batch_size, pgd_steps, trades_steps, free_replays, probe_passes, b
     y = rng.integers(0, 10, n).astype("int32")
     pgd, trades, free = pgd_steps, trades_steps, free_replays
     net = lambda: make_inner("cnn")
+    threat = ThreatModel(0.1)
 
     builds = {
         "plain": net,
@@ -225,22 +236,22 @@ def step_rows(batch_size, pgd_steps, trades_steps, free_replays, probe_passes, b
         "input gradient": lambda: Probe(net(), "input_gradient", passes=probe_passes),
         "joint gradient": lambda: Probe(net(), "joint_gradient", passes=free),
         "forward": lambda: Probe(net(), "forward"),
-        "PGD": lambda: keras_mr.PGDAdversarialModel(net(), eps=0.1, steps=pgd),
+        "PGD": lambda: keras_mr.PGDAdversarialModel(net(), threat_model=threat, steps=pgd),
         "PGD lean": lambda: keras_mr.PGDAdversarialModel(
-            net(), eps=0.1, steps=pgd, natural_metrics=False
+            net(), threat_model=threat, steps=pgd, natural_metrics=False
         ),
-        "TRADES": lambda: keras_mr.TRADESModel(net(), eps=0.1, steps=trades),
-        "MAIL": lambda: keras_mr.MAILAdversarialModel(net(), eps=0.1, steps=pgd),
+        "TRADES": lambda: keras_mr.TRADESModel(net(), threat_model=threat, steps=trades),
+        "MAIL": lambda: keras_mr.MAILAdversarialModel(net(), threat_model=threat, steps=pgd),
         "LAS-AT": lambda: keras_mr.LASATAdversarialModel(
             net(),
-            eps=0.1,
+            threat_model=threat,
             strategy_space=AttackStrategySpace(steps=tuple(range(min(3, pgd), pgd + 1))),
         ),
         "Free": lambda: keras_mr.FreeAdversarialModel(
-            net(), batch_size=batch_size, eps=0.1, replays=free
+            net(), batch_size=batch_size, threat_model=threat, replays=free
         ),
         "Free lean": lambda: keras_mr.FreeAdversarialModel(
-            net(), batch_size=batch_size, eps=0.1, replays=free, natural_metrics=False
+            net(), batch_size=batch_size, threat_model=threat, replays=free, natural_metrics=False
         ),
     }
     models = {}

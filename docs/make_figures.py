@@ -303,7 +303,7 @@ def figures_adversarial():
     x, y = _moons(1000, 0)
     xt, yt = _moons(500, 1)
     eps, epochs = 0.2, 20
-    attack = dict(eps=eps, norm="inf", clip_min=None, clip_max=None)
+    threat = keras_mr.adversarial.ThreatModel(eps, norm="inf", clip_min=None, clip_max=None)
 
     def mlp():
         return keras.Sequential(
@@ -333,12 +333,14 @@ def figures_adversarial():
     plain.compile(
         keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     )
-    cb, nat, rob = robust_curve(plain, keras_mr.PGDAdversarialModel(plain, steps=10, **attack))
+    cb, nat, rob = robust_curve(
+        plain, keras_mr.PGDAdversarialModel(plain, threat_model=threat, steps=10)
+    )
     plain.fit(x, y, batch_size=100, epochs=epochs, verbose=0, callbacks=[cb])
     curves["plain: natural"], curves["plain: PGD"] = nat, rob
     for name, with_mr in (("PGD-AT", False), ("PGD-AT + MR", True)):
         keras.utils.set_random_seed(0)
-        model = keras_mr.PGDAdversarialModel(mlp(), steps=5, seed=0, **attack)
+        model = keras_mr.PGDAdversarialModel(mlp(), threat_model=threat, steps=5, seed=0)
         model.compile(optimizer=keras.optimizers.Adam(1e-2))
         cb, nat, rob = robust_curve(model, model)
         if with_mr:

@@ -50,9 +50,8 @@ def main():
     plain.fit(x, y, batch_size=50, epochs=15, verbose=0)
 
     # inputs are not images here: no [0, 1] range to clip to
-    adv = keras_mr.PGDAdversarialModel(
-        mlp(), eps=EPS, steps=5, clip_min=None, clip_max=None, mr_loss="adversarial"
-    )
+    threat = keras_mr.adversarial.ThreatModel(eps=EPS, clip_min=None, clip_max=None)
+    adv = keras_mr.PGDAdversarialModel(mlp(), threat_model=threat, steps=5, mr_loss="adversarial")
     adv.compile(optimizer=keras.optimizers.Adam(0.01))
     weighter = keras_mr.MRSampleWeighter(eta=0.05, per_example_loss_fn=keras_mr.mr_per_example_loss)
     ds = weighter.attach(x, y, batch_size=50, shuffle=True, seed=0)

@@ -24,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras_mr
+from keras_mr.adversarial import ThreatModel
 
 BATCH = 8
 
@@ -52,17 +53,18 @@ class DeterministicTRADES(keras_mr.TRADESModel):
 
 def make(kind, inner):
     if kind == "pgd":
-        return keras_mr.PGDAdversarialModel(inner, eps=0.1, steps=3,
+        return keras_mr.PGDAdversarialModel(inner, threat_model=ThreatModel(0.1), steps=3,
                                             random_start=False)
     if kind == "pgd_rand":
-        return keras_mr.PGDAdversarialModel(inner, eps=0.1, steps=2, seed=1)
+        return keras_mr.PGDAdversarialModel(inner, threat_model=ThreatModel(0.1), steps=2,
+                                            seed=1)
     if kind == "pgd_l2":
-        return keras_mr.PGDAdversarialModel(inner, eps=0.3, steps=3,
-                                            norm=2, random_start=False)
+        return keras_mr.PGDAdversarialModel(inner, threat_model=ThreatModel(0.3, norm=2),
+                                            steps=3, random_start=False)
     if kind == "free":
         return keras_mr.FreeAdversarialModel(inner, batch_size=BATCH,
-                                             eps=0.1, replays=3)
-    return DeterministicTRADES(inner, eps=0.1, steps=3, step_size=0.03)
+                                             threat_model=ThreatModel(0.1), replays=3)
+    return DeterministicTRADES(inner, threat_model=ThreatModel(0.1), steps=3, step_size=0.03)
 
 
 def run(kind, init, strategy=None):

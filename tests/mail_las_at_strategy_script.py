@@ -19,6 +19,7 @@ import tensorflow as tf
 
 import keras_mr
 from keras_mr.adversarial import AttackStrategySpace
+from keras_mr.adversarial import ThreatModel
 
 SPACE = AttackStrategySpace(eps=(0.05, 0.1), step_size=(0.02, 0.04), steps=(1, 3))
 
@@ -43,12 +44,12 @@ def strategy_network(init=None):
 def make(kind, inner, net_init):
     if kind == "mail":
         return keras_mr.MAILAdversarialModel(
-            inner, eps=0.1, steps=3, gamma=4.0, beta=0.0, random_start=False
+            inner, threat_model=ThreatModel(0.1), steps=3, gamma=4.0, beta=0.0, random_start=False
         )
     cls = ArgmaxLASAT if kind == "lasat" else keras_mr.LASATAdversarialModel
     return cls(
         inner,
-        eps=0.1,
+        threat_model=ThreatModel(0.1),
         strategy_space=SPACE,
         strategy_network=strategy_network(net_init),
         strategy_optimizer=keras.optimizers.SGD(0.5),

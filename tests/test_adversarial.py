@@ -7,6 +7,7 @@ from conftest import make_blobs
 from conftest import requires_tf
 
 import keras_mr
+from keras_mr.adversarial import ThreatModel
 from keras_mr.adversarial import attacks
 from keras_mr.adversarial.base import per_example_cross_entropy
 from keras_mr.adversarial.trades import kl_divergence_from_logits
@@ -34,16 +35,14 @@ def _data(n=16, dim=DIM, classes=3, seed=0):
 
 def _make(kind, inner=None, **kw):
     inner = inner or _inner()
+    kw.setdefault("threat_model", ThreatModel(0.1))
     if kind == "pgd":
-        kw.setdefault("eps", 0.1)
         kw.setdefault("steps", 3)
         return keras_mr.PGDAdversarialModel(inner, **kw)
     if kind == "free":
-        kw.setdefault("eps", 0.1)
         kw.setdefault("batch_size", 8)
         kw.setdefault("replays", 2)
         return keras_mr.FreeAdversarialModel(inner, **kw)
-    kw.setdefault("eps", 0.1)
     kw.setdefault("steps", 3)
     kw.setdefault("step_size", 0.03)
     return keras_mr.TRADESModel(inner, **kw)
@@ -93,7 +92,7 @@ def test_cross_entropy_sparse_and_one_hot_agree():
 @pytest.mark.parametrize("norm", ["inf", 2])
 @pytest.mark.parametrize("kind", ["pgd", "trades"])
 def test_adversarial_inputs_stay_in_ball_and_range(kind, norm):
-    model = _make(kind, eps=0.15, norm=norm, steps=5)
+    model = _make(kind, threat_model=ThreatModel(0.15, norm=norm), steps=5)
     x, y = _data(32)
     if kind == "pgd":
         x_adv = _np(model.generate_adversarial(x, y))
@@ -106,7 +105,7 @@ def test_adversarial_inputs_stay_in_ball_and_range(kind, norm):
 
 
 def test_pgd_attack_increases_loss():
-    model = _make("pgd", eps=0.2, steps=5, random_start=False)
+    model = _make("pgd", threat_model=ThreatModel(0.2), steps=5, random_start=False)
     x, y = _data(32)
     clean = _np(model.per_example_loss(x, y, adversarial=False))
     adv = _np(model.per_example_loss(x, y, adversarial=True))
@@ -221,7 +220,7 @@ def test_trades_model_loss_matches_hand_value():
     x = np.array([[0.2, 0.4], [0.9, 0.1]], "float32")
     x_adv = np.array([[0.25, 0.35], [0.85, 0.15]], "float32")
     y = np.array([1, 0])
-    model = keras_mr.TRADESModel(inner, eps=0.05, beta=6.0)
+    model = keras_mr.TRADESModel(inner, threat_model=ThreatModel(0.05), beta=6.0)
     model.trades_adversarial = lambda *a, **k: tf.constant(x_adv)
     model.compile(optimizer=keras.optimizers.SGD(0.0))
 
@@ -248,7 +247,7 @@ def test_trades_model_loss_matches_hand_value():
 # -------------------------------------------------------------- Free AT
 def test_free_at_perturbation_persists_across_batches():
     inner = _inner()
-    model = _make("free", inner, batch_size=4, replays=1, eps=0.1,
+    model = _make("free", inner, batch_size=4, replays=1, threat_model=ThreatModel(0.1),
                   step_size=0.03)
     model.compile(optimizer=keras.optimizers.SGD(0.0))  # params frozen
     x1, y1 = _data(4, seed=1)
@@ -277,7 +276,7 @@ def test_free_at_perturbation_persists_across_batches():
 
 
 def test_free_at_replays_and_ball():
-    model = _make("free", batch_size=8, replays=3, eps=0.05)
+    model = _make("free", batch_size=8, replays=3, threat_model=ThreatModel(0.05))
     model.compile(optimizer=keras.optimizers.SGD(0.1))
     x, y = _data(16)
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
@@ -301,7 +300,8 @@ def test_free_at_sizes_perturbation_from_fit_data():
     x, y = _data(16)
     for data in ((x, y), (tf.data.Dataset.from_tensor_slices((x, y))
                           .batch(8),)):
-        model = keras_mr.FreeAdversarialModel(Net(), batch_size=8, eps=0.1)
+        model = keras_mr.FreeAdversarialModel(Net(), batch_size=8,
+                                              threat_model=ThreatModel(0.1))
         assert model.perturbation is None
         model.compile(optimizer="adam")
         kw = {"batch_size": 8} if len(data) == 2 else {"shuffle": False}
@@ -366,7 +366,7 @@ def test_one_hot_labels_fit():
 @pytest.mark.parametrize("kind", ["pgd", "free", "trades"])
 def test_save_load_round_trip(kind, tmp_path):
     x, y = _data(16)
-    model = _make(kind, norm=2, mr_loss="adversarial", eps=0.2)
+    model = _make(kind, threat_model=ThreatModel(0.2, norm=2), mr_loss="adversarial")
     model.compile(optimizer="adam")
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     path = str(tmp_path / f"{kind}.keras")
@@ -391,13 +391,13 @@ def test_save_load_round_trip(kind, tmp_path):
 def test_bad_arguments():
     inner = _inner()
     with pytest.raises(ValueError, match="eps"):
-        keras_mr.PGDAdversarialModel(inner, eps=-1.0)
+        keras_mr.PGDAdversarialModel(inner, threat_model=ThreatModel(eps=-1.0))
     with pytest.raises(ValueError, match="norm"):
-        keras_mr.PGDAdversarialModel(inner, norm="l1")
+        keras_mr.PGDAdversarialModel(inner, threat_model=ThreatModel(norm="l1"))
     with pytest.raises(ValueError, match="mr_loss"):
         keras_mr.PGDAdversarialModel(inner, mr_loss="both")
     with pytest.raises(ValueError, match="clip_min"):
-        keras_mr.PGDAdversarialModel(inner, clip_min=1.0, clip_max=0.0)
+        keras_mr.PGDAdversarialModel(inner, threat_model=ThreatModel(clip_min=1.0, clip_max=0.0))
     with pytest.raises(TypeError, match="model"):
         keras_mr.PGDAdversarialModel("resnet")
     with pytest.raises(ValueError, match="batch_size"):
@@ -507,8 +507,8 @@ def test_end_to_end_pgd_at_is_more_robust():
                   loss=keras.losses.SparseCategoricalCrossentropy(True),
                   metrics=["accuracy"])
     plain.fit(x, y, batch_size=50, epochs=15, verbose=0)
-    adv = keras_mr.PGDAdversarialModel(mlp(), eps=eps, steps=5,
-                                       clip_min=None, clip_max=None)
+    threat = ThreatModel(eps, clip_min=None, clip_max=None)
+    adv = keras_mr.PGDAdversarialModel(mlp(), threat_model=threat, steps=5)
     adv.compile(optimizer=keras.optimizers.Adam(0.01))
     adv.fit(x, y, batch_size=50, epochs=15, verbose=0)
     kw = dict(eps=(eps,), clip_min=None, clip_max=None, pgd_steps=10)
@@ -526,8 +526,8 @@ def test_end_to_end_blobs_free_and_trades_train():
     x = (x - x.min()) / (x.max() - x.min())  # into [0, 1]
     for model in (
         keras_mr.FreeAdversarialModel(_inner(2, 2), batch_size=20,
-                                      eps=0.02, replays=2),
-        keras_mr.TRADESModel(_inner(2, 2), eps=0.02, steps=3,
+                                      threat_model=ThreatModel(0.02), replays=2),
+        keras_mr.TRADESModel(_inner(2, 2), threat_model=ThreatModel(0.02), steps=3,
                              step_size=0.01),
     ):
         model.compile(optimizer=keras.optimizers.Adam(0.02))

@@ -1,5 +1,7 @@
 """Adversarial models: compiled metrics, the threat-model object, the step template."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -33,7 +35,7 @@ MAKERS = {
 @pytest.mark.parametrize("kind", sorted(MAKERS))
 def test_compiled_metrics_are_reported(kind):
     x, y = _data()
-    model = MAKERS[kind](_inner(), eps=0.05, seed=0)
+    model = MAKERS[kind](_inner(), threat_model=ThreatModel(0.05), seed=0)
     model.compile("adam", metrics=["accuracy"])
     history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
     assert {"loss", "accuracy", "natural_accuracy", "adversarial_accuracy"} <= set(history.history)
@@ -47,7 +49,7 @@ def test_compiled_metrics_are_reported(kind):
 
 def test_fit_accuracy_is_measured_on_the_inputs_the_step_trained_on():
     x, y = _data()
-    model = MAKERS["pgd"](_inner(), eps=0.3, seed=0)
+    model = MAKERS["pgd"](_inner(), threat_model=ThreatModel(0.3), seed=0)
     model.compile("adam", metrics=["accuracy"])
     history = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     np.testing.assert_allclose(history.history["accuracy"], history.history["adversarial_accuracy"],
@@ -55,27 +57,44 @@ def test_fit_accuracy_is_measured_on_the_inputs_the_step_trained_on():
 
 
 @pytest.mark.parametrize("kind", sorted(MAKERS))
-def test_threat_model_object_equals_the_keywords(kind):
-    x, y = _data()
-    weights = []
-    for kwargs in (dict(eps=0.1, norm=2, clip_min=0.0, clip_max=1.0),
-                   dict(threat_model=ThreatModel(0.1, norm=2))):
-        inner = _inner()
-        model = MAKERS[kind](inner, seed=0, **kwargs)
-        model.compile(keras.optimizers.SGD(0.1))
-        model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
-        weights.append([w.numpy() for w in inner.weights])
-        assert model.eps == 0.1 and model.norm == 2
-    for a, b in zip(*weights):
-        np.testing.assert_allclose(a, b, atol=1e-6)
+def test_threat_model_is_saved_as_a_nested_object(kind):
+    threat = ThreatModel(0.1, norm=2, clip_min=None, clip_max=None)
+    model = MAKERS[kind](_inner(), threat_model=threat, seed=0)
+    assert model.threat_model is threat
+    assert (model.eps, model.norm, model.clip_min, model.clip_max) == (0.1, 2, None, None)
+    config = model.get_config()
+    assert not {"eps", "norm", "clip_min", "clip_max"} & set(config)
+    assert config["threat_model"]["registered_name"] == "keras_mr>ThreatModel"
+    assert config["threat_model"]["config"] == threat.get_config()
+    clone = type(model).from_config(config)
+    assert isinstance(clone.threat_model, ThreatModel)
+    assert clone.threat_model.get_config() == threat.get_config()
 
 
-def test_threat_model_arguments_are_checked():
-    with pytest.raises(ValueError, match="ThreatModel object"):
-        keras_mr.PGDAdversarialModel(_inner(), threat_model=ThreatModel(0.1), eps=0.2)
-    with pytest.raises(ValueError, match="twice"):
-        keras_mr.PGDAdversarialModel(_inner(), 0.1, eps=0.2)
-    assert keras_mr.PGDAdversarialModel(_inner(), 0.1).eps == pytest.approx(0.1)
+def test_threat_model_default_and_serialization():
+    model = keras_mr.PGDAdversarialModel(_inner())
+    assert model.threat_model.get_config() == ThreatModel().get_config()
+    assert model.eps == pytest.approx(8 / 255) and model.norm == "inf"
+    threat = ThreatModel(0.2, norm="l2", clip_min=-1.0, clip_max=1.0)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(threat))
+    assert isinstance(restored, ThreatModel)
+    assert restored.get_config() == {"eps": 0.2, "norm": 2, "clip_min": -1.0, "clip_max": 1.0}
+
+
+@pytest.mark.parametrize("removed", ["eps", "norm", "clip_min", "clip_max"])
+def test_threat_model_settings_as_keywords_say_how_to_pass_them(removed):
+    value = {"eps": 0.2, "norm": 2, "clip_min": None, "clip_max": None}[removed]
+    hint = f"threat_model=keras_mr.adversarial.ThreatModel({removed}={value!r})"
+    with pytest.raises(TypeError, match=re.escape(hint)):
+        keras_mr.PGDAdversarialModel(_inner(), **{removed: value})
+
+
+def test_threat_model_must_be_a_threat_model_object():
+    hint = "threat_model=keras_mr.adversarial.ThreatModel(eps=0.1)"
+    with pytest.raises(TypeError, match=re.escape(hint)):
+        keras_mr.PGDAdversarialModel(_inner(), 0.1)
+    with pytest.raises(TypeError, match="`threat_model` must be a"):
+        keras_mr.TRADESModel(_inner(), threat_model={"eps": 0.1})
 
 
 class NoiseTraining(keras_mr.adversarial.AdversarialModel):
@@ -92,7 +111,7 @@ class NoiseTraining(keras_mr.adversarial.AdversarialModel):
 
 def test_a_new_method_needs_only_the_two_hooks():
     x, y = _data()
-    model = NoiseTraining(_inner(), eps=0.05, seed=0)
+    model = NoiseTraining(_inner(), threat_model=ThreatModel(0.05), seed=0)
     model.compile("adam", metrics=["accuracy"])
     history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all() and "accuracy" in history.history
@@ -103,7 +122,8 @@ def test_natural_metrics_off_trains_identically_and_drops_only_the_natural_logs(
     x, y = _data()
     runs = {}
     for natural in (True, False):
-        model = MAKERS[kind](_inner(), eps=0.05, seed=0, natural_metrics=natural)
+        model = MAKERS[kind](_inner(), threat_model=ThreatModel(0.05), seed=0,
+                             natural_metrics=natural)
         model.compile(keras.optimizers.SGD(0.1))
         history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False)
         runs[natural] = (history.history, model.get_weights(), model)

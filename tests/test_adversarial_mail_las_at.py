@@ -7,6 +7,7 @@ from conftest import requires_tf
 
 import keras_mr
 from keras_mr.adversarial import AttackStrategySpace
+from keras_mr.adversarial import ThreatModel
 from keras_mr.adversarial import attacks
 from keras_mr.adversarial.attack_strategy import action_log_probability
 from keras_mr.adversarial.mail import mail_weights
@@ -59,8 +60,11 @@ def _margin(probs, y):
 SPACE = AttackStrategySpace(eps=(0.02, 0.2), step_size=(0.01, 0.05), steps=(0, 1, 4))
 
 
+THREAT = ThreatModel(0.1)
+
+
 def _lasat(inner=None, **kw):
-    kw.setdefault("eps", 0.1)
+    kw.setdefault("threat_model", THREAT)
     kw.setdefault("strategy_space", AttackStrategySpace(steps=(1, 2, 3)))
     return keras_mr.LASATAdversarialModel(inner or _inner(), **kw)
 
@@ -128,7 +132,8 @@ Y2 = np.array([1, 0, 2])
 def test_mail_step_uses_hand_computed_margins_and_weights(mr):
     gamma, beta = 4.0, 0.0
     m = np.array([0.5, 1.5, 1.0], "float32") if mr else None
-    model = keras_mr.MAILAdversarialModel(_linear(), eps=0.1, gamma=gamma, beta=beta)
+    model = keras_mr.MAILAdversarialModel(_linear(), threat_model=THREAT, gamma=gamma,
+                                          beta=beta)
     got = _mail_step(model, X2, XA2, Y2, m)
     pm = _margin(_softmax(XA2.astype("float64") @ W + BIAS), Y2)
     u = 1 / (1 + np.exp(gamma * (pm - beta)))
@@ -142,7 +147,7 @@ def test_mail_step_uses_hand_computed_margins_and_weights(mr):
 
 def test_mail_burn_in_gives_uniform_weights():
     m = np.array([0.5, 1.5, 1.0], "float32")
-    model = keras_mr.MAILAdversarialModel(_linear(), eps=0.1, gamma=4.0, beta=0.0,
+    model = keras_mr.MAILAdversarialModel(_linear(), threat_model=THREAT, gamma=4.0, beta=0.0,
                                           burn_in_epochs=2)
     assert float(model.epoch_counter.numpy()) == 0.0
     got = _mail_step(model, X2, XA2, Y2, m)  # epoch 0 < 2: plain PGD-AT with MR weights
@@ -153,14 +158,15 @@ def test_mail_burn_in_gives_uniform_weights():
     model.train_on_batch(X2, Y2, sample_weight=m)
     after = [_np(v) for v in model.model.trainable_variables]
     model.model.set_weights(before)
-    plain = keras_mr.PGDAdversarialModel(model.model, eps=0.1)
+    plain = keras_mr.PGDAdversarialModel(model.model, threat_model=THREAT)
     plain_after = _mail_step(plain, X2, XA2, Y2, m)
     assert any(not np.allclose(a, b, atol=1e-5) for a, b in zip(after, plain_after))
 
 
 def test_mail_fit_sets_the_epoch_counter():
     x, y = _data(16)
-    model = keras_mr.MAILAdversarialModel(_inner(), eps=0.1, steps=2, burn_in_epochs=1)
+    model = keras_mr.MAILAdversarialModel(_inner(), threat_model=THREAT, steps=2,
+                                          burn_in_epochs=1)
     model.compile("adam")
     model.fit(x, y, batch_size=8, epochs=3, verbose=0)
     assert float(model.epoch_counter.numpy()) == 2.0
@@ -184,8 +190,8 @@ def _zero_weight_pair(make, x, y):
 def test_mail_zero_mr_weight_has_no_effect_on_the_gradient():
     x, y = _data(2)
     _zero_weight_pair(
-        lambda inner: keras_mr.MAILAdversarialModel(inner, eps=0.1, steps=3, gamma=5.0,
-                                                    beta=0.0, random_start=False),
+        lambda inner: keras_mr.MAILAdversarialModel(inner, threat_model=THREAT, steps=3,
+                                                    gamma=5.0, beta=0.0, random_start=False),
         x, y)
 
 
@@ -284,7 +290,7 @@ def test_lasat_zero_weight_ignores_an_example():
     net_b.set_weights(net_a.get_weights())
     before = [w.copy() for w in net_a.get_weights()]
     models = [
-        ArgmaxLASAT(inner, eps=0.1, strategy_space=SPACE, strategy_network=net,
+        ArgmaxLASAT(inner, threat_model=THREAT, strategy_space=SPACE, strategy_network=net,
                     strategy_optimizer=keras.optimizers.SGD(0.5), clean_reward=5.0,
                     random_start=False)
         for inner, net in ((inner_a, net_a), (inner_b, net_b))
@@ -314,8 +320,8 @@ def test_lasat_strategy_network_learns_to_raise_the_loss():
 
 # ------------------------------------------------------------- both: MR, fit
 MAKERS = {
-    "mail": lambda **kw: keras_mr.MAILAdversarialModel(_inner(), eps=0.1, steps=2,
-                                                       burn_in_epochs=1, **kw),
+    "mail": lambda threat_model=THREAT, **kw: keras_mr.MAILAdversarialModel(
+        _inner(), threat_model=threat_model, steps=2, burn_in_epochs=1, **kw),
     "lasat": lambda **kw: _lasat(_inner(), **kw),
 }
 
@@ -337,8 +343,8 @@ def test_fit_with_mr_sample_weighter(kind, source):
 
 def test_mail_mr_train_losses_are_the_unweighted_adversarial_losses():
     x, y = _data(16)
-    model = keras_mr.MAILAdversarialModel(_inner(), eps=0.1, steps=3, gamma=5.0, beta=0.0,
-                                          random_start=False)
+    model = keras_mr.MAILAdversarialModel(_inner(), threat_model=THREAT, steps=3, gamma=5.0,
+                                          beta=0.0, random_start=False)
     model.compile(optimizer=keras.optimizers.SGD(0.0))  # frozen parameters
     eta = 0.5
     weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=eta, loss_source="train")
@@ -370,7 +376,7 @@ def test_config_round_trip_and_save_load(kind, tmp_path):
     kw = {"gamma": 2.5, "beta": -0.5} if kind == "mail" else {
         "strategy_space": AttackStrategySpace(eps=(0.05, 0.1), steps=(1, 2)),
         "reward_clip": 5.0, "clean_reward": 1.0}
-    model = MAKERS[kind](mr_loss="adversarial", norm=2, **kw)
+    model = MAKERS[kind](mr_loss="adversarial", threat_model=ThreatModel(0.1, norm=2), **kw)
     model.compile(optimizer="adam")
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     clone = type(model).from_config(model.get_config())

@@ -58,7 +58,8 @@ def test_one_hot_labels_clipping_and_adversarial_model_wrapper():
     x = rng.uniform(size=(64, 2)).astype("float32")
     y = (x @ w > 0).astype("int32")
     inner = _linear_model(w, 0.0)
-    wrapped = keras_mr.PGDAdversarialModel(inner, eps=0.05)
+    wrapped = keras_mr.PGDAdversarialModel(
+        inner, threat_model=keras_mr.adversarial.ThreatModel(0.05))
     sparse = keras_mr.robust_accuracy(wrapped, x, y, eps=(8 / 255,),
                                       attacks=("fgsm",))
     onehot = keras_mr.robust_accuracy(inner, x, keras.utils.to_categorical(y),

@@ -62,11 +62,33 @@ from keras_mr.adversarial import attacks
 from keras_mr.adversarial.losses import per_example_correct
 from keras_mr.adversarial.losses import per_example_cross_entropy
 from keras_mr.adversarial.threat_model import ThreatModel
-from keras_mr.pipeline.training_losses import record_training_losses
+from keras_mr.models.wrapped_model import WrappedModel
+from keras_mr.pipeline.loss_recording import record_example_losses
 from keras_mr.pipeline.weighted_loss import weighted_mean
-from keras_mr.pipeline.wrapped_model import WrappedModel
 
 MR_LOSS_CHOICES = ("natural", "adversarial")
+_THREAT_MODEL_KEYWORDS = ("eps", "norm", "clip_min", "clip_max")
+
+
+def _checked_threat_model(class_name, threat_model, kwargs):
+    """``threat_model`` (default ``ThreatModel()``), or a ``TypeError`` saying how to give one."""
+    misplaced = {key: kwargs[key] for key in _THREAT_MODEL_KEYWORDS if key in kwargs}
+    if misplaced:
+        settings = ", ".join(f"{key}={value!r}" for key, value in misplaced.items())
+        raise TypeError(
+            f"{class_name} got {settings}: the threat model's settings go in one object, "
+            f"threat_model=keras_mr.adversarial.ThreatModel({settings})."
+        )
+    if threat_model is None:
+        return ThreatModel()
+    if not isinstance(threat_model, ThreatModel):
+        eps = repr(threat_model) if isinstance(threat_model, (int, float)) else "..."
+        raise TypeError(
+            "`threat_model` must be a keras_mr.adversarial.ThreatModel, got "
+            f"{threat_model!r} (type {type(threat_model).__name__}); for a radius, pass "
+            f"threat_model=keras_mr.adversarial.ThreatModel(eps={eps})."
+        )
+    return threat_model
 
 
 def _tf():
@@ -90,7 +112,8 @@ class AdversarialModel(WrappedModel):
     Args:
         model: a Keras model mapping inputs to logits ``(B, C)``.
         threat_model: a :class:`~keras_mr.adversarial.threat_model.ThreatModel`
-            (``eps``, ``norm``, input range) or a number, the ``eps`` of the default one.
+            (``eps``, ``norm``, input range); default ``ThreatModel()`` (L-inf,
+            ``eps = 8/255``, inputs in ``[0, 1]``).
         mr_loss: ``"natural"`` (default) or ``"adversarial"``: what
             :meth:`per_example_loss` returns when ``adversarial=None``.
         attack_steps: PGD steps used by :meth:`generate_adversarial` (the
@@ -101,12 +124,11 @@ class AdversarialModel(WrappedModel):
         seed: seed for random starts.
         natural_metrics: report ``natural_loss`` / ``natural_accuracy`` (clean inputs:
             one forward pass per step, which ``False`` saves; TRADES needs it anyway).
-        **kwargs: ``eps``, ``norm``, ``clip_min``, ``clip_max`` (shorthands for the
-            threat model), the rest to ``keras.Model`` (e.g. ``name``).
+        **kwargs: to ``keras.Model`` (e.g. ``name``).
     """
 
     # Records its per-example training losses for MRSampleWeighter(loss_source="train").
-    records_training_losses = True
+    records_example_losses = True
 
     def __init__(
         self,
@@ -125,11 +147,9 @@ class AdversarialModel(WrappedModel):
                 "`model` must be a Keras model (or layer) that outputs logits,"
                 f" got {type(model).__name__}."
             )
-        threat = ThreatModel.from_arguments(threat_model, kwargs)
+        threat_model = _checked_threat_model(type(self).__name__, threat_model, kwargs)
         super().__init__(model, **kwargs)
-        self.threat_model = threat
-        self.eps, self.norm = threat.eps, threat.norm
-        self.clip_min, self.clip_max = threat.clip_min, threat.clip_max
+        self.threat_model = threat_model
         if mr_loss not in MR_LOSS_CHOICES:
             raise ValueError(f"`mr_loss` must be one of {MR_LOSS_CHOICES}, got {mr_loss!r}.")
         self.mr_loss = mr_loss
@@ -178,11 +198,25 @@ class AdversarialModel(WrappedModel):
     def get_config(self):
         return {
             **super().get_config(),
-            **self.threat_model.get_config(),
+            "threat_model": keras.saving.serialize_keras_object(self.threat_model),
             "mr_loss": self.mr_loss,
             "seed": self.seed,
             "natural_metrics": self.natural_metrics,
         }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        config["threat_model"] = keras.saving.deserialize_keras_object(
+            config["threat_model"], custom_objects=custom_objects
+        )
+        return super().from_config(config, custom_objects=custom_objects)
+
+    # The threat model's settings, read by the attacks.
+    eps = property(lambda self: self.threat_model.eps, doc="Radius of the threat model.")
+    norm = property(lambda self: self.threat_model.norm, doc='``"inf"`` or ``2``.')
+    clip_min = property(lambda self: self.threat_model.clip_min, doc="Lower input bound.")
+    clip_max = property(lambda self: self.threat_model.clip_max, doc="Upper input bound.")
 
     # -------------------------------------------------------------- helpers
     def _logits(self, x, training):
@@ -249,7 +283,7 @@ class AdversarialModel(WrappedModel):
         without an extra pass.  Compiled metrics see the logits the step
         trained on (adversarial ones, natural ones when there are none).
         """
-        record_training_losses(self, index, per_example)
+        record_example_losses(self, index, per_example)
         nat = None if nat_logits is None else ops.stop_gradient(nat_logits)
         adv = None if adv_logits is None else ops.stop_gradient(adv_logits)
         self._track(y, nat, self.natural_loss_tracker, self.natural_accuracy_tracker)

@@ -56,13 +56,12 @@ class FreeAdversarialModel(AdversarialModel):
     Args:
         model: Keras model mapping inputs to logits ``(B, C)``.
         batch_size: the (global) training batch size (sizes ``delta``).
-        eps: radius of the perturbation ball (default ``8/255``).
+        threat_model: a :class:`~keras_mr.adversarial.threat_model.ThreatModel` (``eps``,
+            ``norm``, valid input range); default ``ThreatModel()``: L-inf, ``eps = 8/255``,
+            inputs in ``[0, 1]``.
         replays: ``m``, replays per mini-batch (default 4; the MR paper uses
             4 on CIFAR-10 and 6 on CIFAR-100).
         step_size: perturbation step, default ``eps`` (as in the paper).
-        norm: ``"inf"`` (default) or ``2``.
-        clip_min: lower end of the valid input range (default 0.0).
-        clip_max: upper end of the valid input range (default 1.0).
         mr_loss: ``"natural"`` (default) or ``"adversarial"``.
         eval_steps: PGD steps for the adversarial MR loss pass.
         seed: seed for PGD random starts in that pass.
@@ -76,7 +75,8 @@ class FreeAdversarialModel(AdversarialModel):
     Example:
 
     ```python
-    model = keras_mr.FreeAdversarialModel(inner, batch_size=128, eps=8 / 255,
+    threat = keras_mr.adversarial.ThreatModel(eps=8 / 255)
+    model = keras_mr.FreeAdversarialModel(inner, batch_size=128, threat_model=threat,
                                           replays=4)
     model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
     model.fit(x, y, batch_size=128, epochs=keras_mr.free_epochs(200, 4))

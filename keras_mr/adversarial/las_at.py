@@ -75,7 +75,9 @@ class LASATAdversarialModel(AdversarialModel):
     Args:
         model: Keras model mapping inputs to logits ``(B, C)``, built (``keras.Input``)
             unless ``strategy_network`` is given.
-        threat_model: a :class:`~keras_mr.adversarial.threat_model.ThreatModel` or eps.
+        threat_model: a :class:`~keras_mr.adversarial.threat_model.ThreatModel` (``eps``,
+            ``norm``, valid input range); default ``ThreatModel()``: L-inf, ``eps = 8/255``,
+            inputs in ``[0, 1]``.
         strategy_space: an :class:`AttackStrategySpace` (default: the paper's sets).
         strategy_network: a built Keras model ``x -> (B, K_eps + K_step_size + K_steps)``
             logits; default :func:`build_strategy_network`.
@@ -86,13 +88,14 @@ class LASATAdversarialModel(AdversarialModel):
         random_start: start each attack from a random point of its ``eps_i``-ball.
         mr_loss: ``"natural"`` (default) or ``"adversarial"``.
         seed: seed of the random starts and the action sampling.
-        **kwargs: ``eps``, ``norm``, ``clip_min``, ``clip_max``, ``natural_metrics`` and
-            ``keras.Model``'s.
+        **kwargs: ``natural_metrics`` (see :class:`AdversarialModel`), the rest to
+            ``keras.Model``.
 
     Example:
 
     ```python
-    model = keras_mr.LASATAdversarialModel(inner, eps=8 / 255)
+    threat = keras_mr.adversarial.ThreatModel(eps=8 / 255)
+    model = keras_mr.LASATAdversarialModel(inner, threat_model=threat)
     model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
     weighter = keras_mr.MRSampleWeighter(eta=0.01)
     model.fit(weighter.attach(x, y, batch_size=128), epochs=50, callbacks=[weighter])

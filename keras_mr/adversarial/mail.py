@@ -122,7 +122,9 @@ class MAILAdversarialModel(PGDAdversarialModel):
 
     Args:
         model: Keras model mapping inputs to logits ``(B, C)``.
-        threat_model: a :class:`~keras_mr.adversarial.threat_model.ThreatModel` or eps.
+        threat_model: a :class:`~keras_mr.adversarial.threat_model.ThreatModel` (``eps``,
+            ``norm``, valid input range); default ``ThreatModel()``: L-inf, ``eps = 8/255``,
+            inputs in ``[0, 1]``.
         steps: PGD steps per training batch (default 7).
         step_size: PGD step size; default ``2.5 * eps / steps``.
         gamma: slope of the weight assignment (> 0).
@@ -131,13 +133,15 @@ class MAILAdversarialModel(PGDAdversarialModel):
         random_start: start PGD from a random point of the ball.
         mr_loss: ``"natural"`` (default) or ``"adversarial"``.
         seed: seed of the random starts.
-        **kwargs: ``eps``, ``norm``, ``clip_min``, ``clip_max``, ``natural_metrics`` and
-            ``keras.Model``'s.
+        **kwargs: ``natural_metrics`` (see :class:`AdversarialModel`), the rest to
+            ``keras.Model``.
 
     Example:
 
     ```python
-    model = keras_mr.MAILAdversarialModel(inner, eps=8 / 255, steps=10, burn_in_epochs=30)
+    threat = keras_mr.adversarial.ThreatModel(eps=8 / 255)
+    model = keras_mr.MAILAdversarialModel(inner, threat_model=threat, steps=10,
+                                          burn_in_epochs=30)
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9))
     weighter = keras_mr.MRSampleWeighter(eta=0.01, loss_source="train")
     model.fit(weighter.attach(x, y, batch_size=128), epochs=50, callbacks=[weighter])

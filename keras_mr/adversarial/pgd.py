@@ -11,7 +11,7 @@ class PGDAdversarialModel(AdversarialModel):
     """Madry et al.'s PGD adversarial training, combinable with MR weights.
 
     Each ``train_step`` solves the inner maximisation with ``steps`` PGD
-    steps (random start in the ``eps``-ball, steepest-ascent step of size
+    steps (random start in the threat model's ``eps``-ball, steepest-ascent step of size
     ``step_size``: ``sign`` for L-inf, normalised gradient for L2, projection
     onto the ball and the valid range ``[clip_min, clip_max]``), then
     minimises ``mean_i w_i * CE(f(x_adv_i), y_i)`` where ``w`` are the
@@ -29,16 +29,14 @@ class PGDAdversarialModel(AdversarialModel):
 
     Args:
         model: Keras model mapping inputs to logits ``(B, C)``.
-        eps: radius of the perturbation ball (default ``8/255``).
+        threat_model: a :class:`~keras_mr.adversarial.threat_model.ThreatModel` (``eps``,
+            ``norm``, valid input range); default ``ThreatModel()``: L-inf, ``eps = 8/255``,
+            inputs in ``[0, 1]``.
         steps: PGD steps per training batch (default 7). ``0`` trains on the
             random start only.
         step_size: PGD step size; default ``2.5 * eps / steps``.
-        norm: ``"inf"`` (default) or ``2``.
         random_start: start from a uniformly random point of the ball
             (default ``True``).
-        clip_min: lower end of the valid input range (default 0.0;
-            ``None`` = unbounded).
-        clip_max: upper end of the valid input range (default 1.0).
         mr_loss: ``"natural"`` (default) or ``"adversarial"``: which losses
             :meth:`per_example_loss` gives MR by default.
         seed: seed of the random starts.
@@ -50,7 +48,8 @@ class PGDAdversarialModel(AdversarialModel):
     ```python
     inner = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
                               keras.layers.Dense(10)])
-    model = keras_mr.PGDAdversarialModel(inner, eps=0.1, steps=7)
+    model = keras_mr.PGDAdversarialModel(
+        inner, threat_model=keras_mr.adversarial.ThreatModel(eps=0.1), steps=7)
     model.compile(optimizer="adam")
     weighter = keras_mr.MRSampleWeighter(
         eta=0.01, per_example_loss_fn=keras_mr.mr_per_example_loss)

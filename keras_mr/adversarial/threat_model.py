@@ -1,18 +1,22 @@
 """ThreatModel: the set of allowed perturbations (radius, norm, valid input range)."""
 
+import keras
+
 from keras_mr.adversarial import attacks
 
-_SHORTHANDS = ("eps", "norm", "clip_min", "clip_max")
 
-
+@keras.saving.register_keras_serializable(package="keras_mr")
 class ThreatModel:
     """The perturbations an adversary may apply: an ``eps``-ball in a norm, inside a range.
+
+    The adversarial models take one as ``threat_model=`` and save it, nested, in their
+    configuration (``get_config`` / ``from_config``).
 
     Args:
         eps: radius of the perturbation ball (default ``8/255``).
         norm: ``"inf"`` (default) or ``2``.
-        clip_min: lower end of the valid input range (``None``: unbounded).
-        clip_max: upper end of the valid input range (``None``: unbounded).
+        clip_min: lower end of the valid input range (default 0.0; ``None``: unbounded).
+        clip_max: upper end of the valid input range (default 1.0; ``None``: unbounded).
 
     Example:
 
@@ -20,6 +24,8 @@ class ThreatModel:
     >>> threat = ThreatModel(eps=0.1, norm=2)
     >>> threat.norm, threat.get_config()["clip_max"]
     (2, 1.0)
+    >>> ThreatModel.from_config(threat.get_config())
+    ThreatModel(eps=0.1, norm=2, clip_min=0.0, clip_max=1.0)
     """
 
     def __init__(self, eps=8 / 255, norm="inf", clip_min=0.0, clip_max=1.0):
@@ -33,24 +39,6 @@ class ThreatModel:
         self.clip_min = None if clip_min is None else float(clip_min)
         self.clip_max = None if clip_max is None else float(clip_max)
 
-    @classmethod
-    def from_arguments(cls, threat_model, kwargs):
-        """The threat model of a model constructor: an object, an ``eps``, or shorthands.
-
-        Pops ``eps``, ``norm``, ``clip_min``, ``clip_max`` from ``kwargs`` (the keywords of
-        earlier versions); they cannot be combined with a ``ThreatModel`` object.
-        """
-        options = {k: kwargs.pop(k) for k in _SHORTHANDS if k in kwargs}
-        if isinstance(threat_model, ThreatModel):
-            if options:
-                raise ValueError(f"Give {sorted(options)} to the ThreatModel object.")
-            return threat_model
-        if threat_model is not None:
-            if "eps" in options:
-                raise ValueError("`eps` was given twice (as `threat_model` and as `eps`).")
-            options["eps"] = threat_model
-        return cls(**options)
-
     def get_config(self):
         return {
             "eps": self.eps,
@@ -58,3 +46,11 @@ class ThreatModel:
             "clip_min": self.clip_min,
             "clip_max": self.clip_max,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        settings = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({settings})"

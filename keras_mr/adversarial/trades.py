@@ -68,7 +68,7 @@ class TRADESModel(AdversarialModel):
     1. **Inner maximisation**: starting from ``x + init_std * N(0, 1)``
        (TRADES' implementation uses 0.001), ``steps`` projected ascent
        steps of size ``step_size`` on ``sum_i KL(f(x_i) || f(x'_i))`` with
-       ``f(x)`` fixed, inside the ``eps``-ball and the valid range
+       ``f(x)`` fixed, inside the threat model's ``eps``-ball and valid range
        (``training=False``).
     2. **Outer minimisation** of
        ``mean_i w_i [CE(f(x_i), y_i) + beta KL(f(x_i) || f(x'_i))]``
@@ -84,16 +84,15 @@ class TRADESModel(AdversarialModel):
 
     Args:
         model: Keras model mapping inputs to logits ``(B, C)``.
-        eps: radius of the perturbation ball.
+        threat_model: a :class:`~keras_mr.adversarial.threat_model.ThreatModel` (``eps``,
+            ``norm``, valid input range); default ``ThreatModel()``: L-inf, ``eps = 8/255``,
+            inputs in ``[0, 1]``.
         steps: inner maximisation steps.
         step_size: inner step size.
         beta: weight of the KL term (``1/lambda``).
-        norm: ``"inf"`` (default) or ``2``.
         init_std: standard deviation of the Gaussian start.  Keep it > 0:
             the KL gradient vanishes at ``x' = x``, so from a zero start the
             signed steps only follow floating-point noise.
-        clip_min: lower end of the valid input range (default 0.0).
-        clip_max: upper end of the valid input range (default 1.0).
         mr_loss: ``"natural"`` (default) or ``"adversarial"``.
         seed: seed of the random start.
         **kwargs: ``natural_metrics`` (see :class:`AdversarialModel`), the rest to
@@ -102,7 +101,8 @@ class TRADESModel(AdversarialModel):
     Example:
 
     ```python
-    model = keras_mr.TRADESModel(inner, eps=0.031, steps=10, step_size=0.007,
+    threat = keras_mr.adversarial.ThreatModel(eps=0.031)
+    model = keras_mr.TRADESModel(inner, threat_model=threat, steps=10, step_size=0.007,
                                  beta=6.0)
     model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
     model.fit(ds, epochs=100)
