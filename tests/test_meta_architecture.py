@@ -7,6 +7,7 @@ import tensorflow as tf
 
 import keras_mr
 from keras_mr.meta.meta_step import MetaStep
+from keras_mr.meta.meta_step import virtual_and_meta_step
 
 pytestmark = pytest.mark.tf_only
 
@@ -57,7 +58,7 @@ def test_meta_gradients_come_from_a_named_step():
     model = keras_mr.MetaWeightNet(_classifier(), meta_loss="ce")
     model.compile(keras.optimizers.SGD(0.1),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    step = model._virtual_and_meta(x, y, None, x[:8], y[:8])
+    step = virtual_and_meta_step(model, x, y, None, x[:8], y[:8])
     assert isinstance(step, MetaStep)
     assert step.losses.shape == (16,) and len(step.meta_grads) == len(
         model.weighting_network.trainable_variables

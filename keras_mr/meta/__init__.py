@@ -1,8 +1,8 @@
 """Meta-weighting: Meta-Weight-Net with clean or noisy meta data, and meta-set sampling.
 
 * :mod:`~keras_mr.meta.meta_weight_net`: :class:`MetaWeightNet`, the Keras model;
-* :mod:`~keras_mr.meta.meta_step`: steps 1-2 of the bilevel update (virtual step, meta
-  gradient);
+* :mod:`~keras_mr.meta.meta_step`: the bilevel update (virtual step, meta gradient, real
+  step);
 * :mod:`~keras_mr.meta.meta_losses`: the MAE meta loss and the weight combination rule;
 * :mod:`~keras_mr.meta.weighting_network`: the loss -> weight network;
 * :mod:`~keras_mr.meta.meta_data`: meta-set sampling and the meta-batch pipeline.

@@ -38,7 +38,7 @@ from keras_mr.meta.meta_losses import NORMALIZATIONS
 from keras_mr.meta.meta_losses import combine_weights
 from keras_mr.meta.meta_losses import mae_probability_loss
 from keras_mr.meta.meta_step import MetaStep
-from keras_mr.meta.meta_step import coefficients
+from keras_mr.meta.meta_step import bilevel_step
 from keras_mr.meta.meta_step import virtual_and_meta_step
 from keras_mr.meta.weighting_network import build_weighting_network
 from keras_mr.meta.weighting_network import default_meta_optimizer
@@ -253,31 +253,11 @@ class MetaWeightNet(WrappedModel):
         # the weight; the per-example losses of this step are handed back.
         sample_weight, index = self.unpack_sample_weight(sample_weight)
 
-        # Steps 1-2: virtual step and meta gradient.
-        step = self._virtual_and_meta(x, y, sample_weight, x_meta, y_meta)
-        tvars = self.weighting_network.trainable_variables
-        self.meta_optimizer.apply_gradients(zip(step.meta_grads, tvars))
-
-        # Step 3: real step with the updated weighting network, reusing the
-        # recorded forward pass (the losses are those at w_t).  The loss is this
-        # replica's share of the global-batch loss: no division by the replicas.
-        losses, batch = step.losses, step.batch
-        cvars = self.model.trainable_variables
-        v_new = self.net_weights(losses, training=False)
-        c_new = ops.stop_gradient(coefficients(self.normalize, v_new, sample_weight, batch))
-        with step.tape:
-            loss = ops.sum(c_new * losses) / batch + step.reg
-            scaled = self.optimizer.scale_loss(loss)
-        grads = step.tape.gradient(scaled, cvars)
-        self.optimizer.apply_gradients(zip(grads, cvars))
-
-        record_example_losses(self, index, ops.stop_gradient(losses))
+        step = bilevel_step(self, x, y, sample_weight, x_meta, y_meta)
+        record_example_losses(self, index, ops.stop_gradient(step.losses))
         self.meta_loss_tracker.update_state(all_sum(step.meta_loss))
-        self.weight_tracker.update_state(all_sum(ops.sum(v_new)) / batch)
-        return self.update_metrics(all_sum(loss), y, step.y_pred, batch_size=1.0)
-
-    def _virtual_and_meta(self, x, y, sample_weight, x_meta, y_meta):
-        return virtual_and_meta_step(self, x, y, sample_weight, x_meta, y_meta)
+        self.weight_tracker.update_state(all_sum(ops.sum(step.weights)) / step.batch)
+        return self.update_metrics(all_sum(step.loss), y, step.y_pred, batch_size=1.0)
 
     def meta_gradients(self, x, y, x_meta, y_meta, sample_weight=None):
         """Meta loss at ``w_hat`` and its gradient w.r.t. the weighting network.
@@ -295,7 +275,7 @@ class MetaWeightNet(WrappedModel):
             ``(meta_loss, grads)``: scalar and list aligned with
             ``weighting_network.trainable_variables``.
         """
-        step = self._virtual_and_meta(x, y, sample_weight, x_meta, y_meta)
+        step = virtual_and_meta_step(self, x, y, sample_weight, x_meta, y_meta)
         return step.meta_loss, step.meta_grads
 
     def test_step(self, data):
