@@ -1,4 +1,22 @@
+"""Shared fixtures; the layout of the tests.
+
+The tests mirror the package: ``tests/mr/`` tests ``keras_mr/mr/``, ``tests/pipeline/``
+tests ``keras_mr/pipeline/``, and so on (``tests/backends/`` and ``tests/distribution/`` the
+backends and ``tf.distribute``; ``tests/benchmarks/`` the ``benchmarks/`` scripts); each file
+is named after the module or concept it tests.  A script a test runs in a subprocess lies
+next to that test.  There are no ``__init__.py`` files (pytest's default "prepend" import
+mode), so test file names are unique across folders.
+
+Test files import the shared data and subprocess helpers of ``tests/support/`` by bare name
+(``from noisy_blobs import noisy_blobs``): that folder goes on ``sys.path`` here.
+``from conftest import make_blobs`` works because pytest puts this file's folder on
+``sys.path`` when it loads it.
+"""
+
 import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

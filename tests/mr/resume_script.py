@@ -1,4 +1,4 @@
-"""Run by tests/test_resume.py in fresh processes: kill -9 and resume.
+"""Run by tests/mr/test_resume.py in fresh processes: kill -9 and resume.
 
 Usage: ``resume_script.py LOSS_SOURCE ORDER BACKUP_DIR OUT [KILL_EPOCH KILL_BATCH]``
 

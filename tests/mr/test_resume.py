@@ -1,6 +1,6 @@
 """Exact resume: kill -9, restart, and the run ends bitwise equal.
 
-Each run is a fresh interpreter (tests/resume_script.py) with op determinism
+Each run is a fresh interpreter (tests/mr/resume_script.py) with op determinism
 and shuffling on.  The shuffle order of epoch ``e`` is a pure function of the
 saved ``(seed, e)``, and the MR state is saved with the model, so a run killed
 at an epoch boundary or in the middle of an epoch and resumed with
