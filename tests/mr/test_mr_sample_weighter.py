@@ -4,6 +4,8 @@ import keras
 import numpy as np
 import pytest
 from conftest import make_blobs
+from small_classifier import attach_with_default_weighter as _attach
+from small_classifier import noisy_features as _data
 
 import keras_mr
 
@@ -396,3 +398,9 @@ def test_unbatched_indexed_dataset_and_batched_with_eval_data_agree():
         _model().fit(ds, epochs=2, verbose=0, shuffle=False, callbacks=[weighter])
         results.append(weighter.weights)
     np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+
+
+def test_max_weight_below_one_over_n():
+    x, y = _data(n=20)
+    with pytest.raises(ValueError, match=r"max_weight=0.01.*1/N"):
+        _attach(x, y, batch_size=4, weighter=keras_mr.MRSampleWeighter(max_weight=0.01))
