@@ -103,7 +103,7 @@ class NoiseTraining(keras_mr.adversarial.AdversarialModel):
     def attack_batch(self, x, y):
         return self.generate_adversarial(x, y, steps=0)  # the random start
 
-    def training_losses(self, x, y, attacked):
+    def per_example_objective(self, x, y, attacked):
         logits = self._logits(attacked, training=True)
         per = keras_mr.adversarial.losses.per_example_cross_entropy(y, logits)
         return per, None, logits

@@ -105,7 +105,7 @@ class AdversarialModel(WrappedModel):
     Not used directly; see :class:`PGDAdversarialModel`,
     :class:`FreeAdversarialModel` and :class:`TRADESModel`.  A subclass says how a
     batch is attacked and what its per-example training loss is, by overriding
-    :meth:`attack_batch` and :meth:`training_losses` (and :meth:`batch_weights` to
+    :meth:`attack_batch` and :meth:`per_example_objective` (and :meth:`batch_weights` to
     reweight examples); the base's ``train_step`` does the rest (sample weights, replica
     scaling, metrics, MR's training losses).
 
@@ -239,11 +239,11 @@ class AdversarialModel(WrappedModel):
         """What the step trains on, computed without gradient: subclasses override.
 
         Returns:
-            Anything :meth:`training_losses` needs (e.g. adversarial inputs).
+            Anything :meth:`per_example_objective` needs (e.g. adversarial inputs).
         """
         raise NotImplementedError
 
-    def training_losses(self, x, y, attacked):
+    def per_example_objective(self, x, y, attacked):
         """The step's differentiable per-example losses: subclasses override.
 
         Returns:
@@ -268,7 +268,7 @@ class AdversarialModel(WrappedModel):
         x = tf.cast(x, "float32")
         attacked = self.attack_batch(x, y)
         with tf.GradientTape() as tape:
-            per_example, nat_logits, adv_logits = self.training_losses(x, y, attacked)
+            per_example, nat_logits, adv_logits = self.per_example_objective(x, y, attacked)
             weights = self.batch_weights(y, sample_weight, nat_logits, adv_logits)
             loss = weighted_mean(per_example, weights)
         self.apply_gradients(tape, loss)

@@ -250,7 +250,7 @@ class LASATAdversarialModel(AdversarialModel):
         actions = self.choose_actions(self.strategy_network(x, training=False))
         return nat_logits, self.strategy_adversarial(x, y, actions), actions
 
-    def training_losses(self, x, y, attacked):
+    def per_example_objective(self, x, y, attacked):
         nat_logits, x_adv, _ = attacked
         adv_logits = self._logits(x_adv, training=True)
         return per_example_cross_entropy(y, adv_logits), nat_logits, adv_logits
@@ -263,7 +263,7 @@ class LASATAdversarialModel(AdversarialModel):
         attacked = self.attack_batch(x, y)
         actions = attacked[2]
         with tf.GradientTape() as tape:
-            per_example, nat_logits, adv_logits = self.training_losses(x, y, attacked)
+            per_example, nat_logits, adv_logits = self.per_example_objective(x, y, attacked)
             loss = weighted_mean(per_example, sample_weight)
         self.apply_gradients(tape, loss, variables=self.model.trainable_variables)
         # R3: weighted clean accuracy of the updated target model on the (global) batch

@@ -79,7 +79,7 @@ class PGDAdversarialModel(AdversarialModel):
     def attack_batch(self, x, y):
         return self.natural_logits(x), self.generate_adversarial(x, y)
 
-    def training_losses(self, x, y, attacked):
+    def per_example_objective(self, x, y, attacked):
         nat_logits, x_adv = attacked
         adv_logits = self._logits(x_adv, training=True)
         return per_example_cross_entropy(y, adv_logits), nat_logits, adv_logits

@@ -159,7 +159,7 @@ class TRADESModel(AdversarialModel):
     def attack_batch(self, x, y):
         return self.trades_adversarial(x, self._logits(x, training=False))
 
-    def training_losses(self, x, y, attacked):
+    def per_example_objective(self, x, y, attacked):
         nat_logits = self._logits(x, training=True)
         adv_logits = self._logits(attacked, training=True)
         return trades_per_example_loss(y, nat_logits, adv_logits, self.beta), nat_logits, adv_logits
