@@ -26,6 +26,7 @@ from keras_mr.adversarial import LASATAdversarialModel
 from keras_mr.adversarial import MAILAdversarialModel
 from keras_mr.adversarial import PGDAdversarialModel
 from keras_mr.adversarial import RobustEvaluation
+from keras_mr.adversarial import ThreatModel
 from keras_mr.adversarial import TRADESModel
 from keras_mr.adversarial import format_robust_table
 from keras_mr.adversarial import free_epochs
@@ -116,6 +117,7 @@ __all__ = [
     "PGDAdversarialModel",
     "FreeAdversarialModel",
     "TRADESModel",
+    "ThreatModel",
     "MAILAdversarialModel",
     "LASATAdversarialModel",
     "RobustEvaluation",
