@@ -4,10 +4,10 @@ import math
 import os
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
+from backend_neutral_scripts import CIW_SCRIPT as JAX_SCRIPT
 from scipy import optimize
 
 from keras_mr import ciw
@@ -204,31 +204,6 @@ def test_bad_arguments():
         ciw.instance_weights(np.ones((2, 3)), 1.0)
     with pytest.raises(ValueError, match="decay_rate"):
         ciw.temperature_schedule(0, 1.0, 0.1, decay_rate=2.0)
-
-
-JAX_SCRIPT = textwrap.dedent(
-    """
-    import os
-    os.environ["KERAS_BACKEND"] = "jax"
-    import numpy as np, keras
-    assert keras.backend.backend() == "jax"
-    import keras_mr
-    from keras_mr import ciw, cicw, mixup
-    l = np.array([0.0, 1.0], "float32")
-    out = [np.asarray(ciw.instance_weights(l, 1.0, d)) for d in
-           ("kl", "chi2", "reverse_kl", "hellinger")]
-    v = np.asarray(cicw.class_weights(-np.log([[0.7, 0.2, 0.1]]),
-                   np.array([[0., 0., 1.]]), divergence="l1", budget=0.6))
-    x, y, w = mixup.mixup_with_weights(np.eye(2), np.eye(2), np.array([1., 0.]),
-                                       np.array([1, 0]), np.array([0.5, 0.5]))
-    m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
-    m.compile("sgd", keras_mr.CIWLoss("sparse_categorical_crossentropy", 0.5))
-    h = m.fit(np.ones((8, 2), "float32"), np.array([0, 1] * 4), epochs=1, verbose=0)
-    assert np.isfinite(h.history["loss"][0])
-    print(repr([o.astype("float64").round(4).tolist() for o in out]), v.astype("float64").round(4).tolist(),
-          np.asarray(y).astype("float64").round(4).tolist())
-    """
-)
 
 
 def test_pure_functions_on_jax_backend():

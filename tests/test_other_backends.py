@@ -10,8 +10,8 @@ import os
 import textwrap
 
 import pytest
-from test_array_pipeline import SCRIPT as PIPELINE_SCRIPT
-from test_ciw import JAX_SCRIPT as CIW_JAX_SCRIPT
+from backend_neutral_scripts import ARRAY_PIPELINE_SCRIPT as PIPELINE_SCRIPT
+from backend_neutral_scripts import CIW_SCRIPT as CIW_JAX_SCRIPT
 from without_tensorflow import run_without_tensorflow
 
 QUICKSTART = textwrap.dedent(

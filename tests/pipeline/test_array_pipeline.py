@@ -7,11 +7,10 @@ KERAS_BACKEND=jax: MR and random weighting train end to end and MR's update equa
 MW rule on independently computed losses.
 """
 
-import textwrap
-
 import keras
 import numpy as np
 import pytest
+from backend_neutral_scripts import ARRAY_PIPELINE_SCRIPT as SCRIPT
 from without_tensorflow import run_without_tensorflow
 
 import keras_mr
@@ -75,54 +74,6 @@ def test_pipeline_argument_is_checked():
     x, y, _ = _blobs(n=20)
     with pytest.raises(ValueError, match="pipeline"):
         keras_mr.MRSampleWeighter().attach(x, y, batch_size=4, pipeline="torch")
-
-
-SCRIPT = textwrap.dedent(
-    """
-    import json, sys
-    import keras, numpy as np, keras_mr
-
-    rng = np.random.default_rng(0)
-    n = 300
-    y = rng.integers(0, 3, size=n)
-    x = (rng.normal(size=(n, 2)) + 3.0 * np.eye(3)[y][:, :2]).astype("float32")
-    noisy = rng.random(n) < 0.25
-    y = np.where(noisy, (y + 1) % 3, y)
-
-    def model():
-        keras.utils.set_random_seed(0)
-        m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(32, activation="relu"),
-                              keras.layers.Dense(3)])
-        m.compile(keras.optimizers.Adam(0.02),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        return m
-
-    out = {}
-    # one epoch: MR's update equals softmax(-eta * l) with l computed independently
-    w1 = keras_mr.MRSampleWeighter(max_weight=None, eta=0.7, verbose=0)
-    m = model()
-    m.fit(w1.attach(x, y, batch_size=50, seed=1), epochs=1, shuffle=False, verbose=0,
-          callbacks=[w1])
-    logits = np.asarray(m.predict(x, verbose=0), dtype=np.float64)
-    logits -= logits.max(axis=1, keepdims=True)
-    ce = np.log(np.exp(logits).sum(axis=1)) - logits[np.arange(n), y]
-    expected = np.exp(-0.7 * (ce - ce.min()))
-    out["first_update_err"] = float(np.max(np.abs(w1.example_weights() - expected / expected.sum())))
-    # a longer run: MR moves weight off the flipped labels
-    w2 = keras_mr.MRSampleWeighter(max_weight=None, eta=1.0, noise_mask=noisy, verbose=0)
-    model().fit(w2.attach(x, y, batch_size=50), epochs=8, shuffle=False, verbose=0,
-                callbacks=[w2])
-    out["noisy_mass"] = float(w2.example_weights()[noisy].sum())
-    out["noise_rate"] = float(noisy.mean())
-    w3 = keras_mr.RandomSampleWeighter(seed=0)
-    model().fit(w3.attach(x, y, batch_size=50), epochs=2, shuffle=False, verbose=0,
-                callbacks=[w3])
-    out["random_sum"] = float(w3.example_weights().sum())
-    out["random_zero_share"] = float((w3.example_weights() == 0).mean())
-    out["tf_loaded"] = "tensorflow" in sys.modules
-    print(json.dumps(out))
-    """
-)
 
 
 def test_mr_and_random_weighting_on_jax_without_tensorflow():
