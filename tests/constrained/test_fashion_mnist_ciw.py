@@ -8,6 +8,7 @@ import pytest
 
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
 
 pytestmark = [
     pytest.mark.tf_only,
@@ -26,7 +27,7 @@ pytestmark = [
 def test_ciw_and_cicw_mixup_beat_base_at_final_epoch_with_40pct_noise():
     import keras
 
-    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "benchmarks"))
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
     import ciw as bench  # benchmarks/ciw.py: data loading, noise, models
 
     x, y, xt, yt = bench.load_fashion_mnist(DATA_DIR)

@@ -2,7 +2,7 @@
 
 The strategy needs two logical CPU devices, configured before TensorFlow
 initialises, so the comparison runs in a subprocess
-(``tests/_strategy_ciw_script.py``).
+(``tests/constrained/_strategy_ciw_script.py``).
 """
 
 import os
