@@ -16,6 +16,8 @@ from keras_mr.meta.meta_weight_net import combine_weights
 from keras_mr.meta.meta_weight_net import mae_probability_loss
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SUPPORT = os.path.join(os.path.dirname(HERE), "support")
 
 
 # ---------------------------------------------------------------------------
@@ -539,7 +541,7 @@ def test_config_round_trip_and_save_load(tmp_path):
 def test_mirrored_strategy_matches_single_device():
     script = os.path.join(HERE, "meta_weight_net_strategy_check.py")
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
-    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(HERE), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, SUPPORT, env.get("PYTHONPATH", "")])
     proc = subprocess.run(
         [sys.executable, script], capture_output=True, text=True, timeout=240, env=env
     )
