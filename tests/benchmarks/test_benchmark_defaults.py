@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPT = os.path.join(os.path.dirname(HERE), "benchmarks", "defaults.py")
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "benchmarks", "defaults.py")
 
 
 @pytest.fixture(scope="module")

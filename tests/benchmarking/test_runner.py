@@ -12,7 +12,7 @@ from keras_mr.benchmarking.datasets import load_default
 
 pytestmark = pytest.mark.tf_only
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 README_COMMAND = ["--dataset", "default", "--noise", "symmetric", "--rate", "0.4",
                   "--methods", "base,mr,random", "--epochs", "20"]
 

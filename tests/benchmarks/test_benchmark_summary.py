@@ -10,7 +10,7 @@ import pytest
 from keras_mr.benchmarking import timing
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPT = os.path.join(os.path.dirname(HERE), "benchmarks", "summary.py")
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "benchmarks", "summary.py")
 
 
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "XLA_FLAGS",
