@@ -2,7 +2,7 @@
 
 Keras 3.8 (the oldest release keras-mr supports) counts the metric updates of the first
 step of every epoch twice under ``tf.distribute.MirroredStrategy``, in any model, with or
-without keras-mr (``tests/test_keras_mirrored_logs.py`` shows it on a plain
+without keras-mr (``tests/distribution/test_keras_mirrored_logs.py`` shows it on a plain
 ``keras.Model``); Keras 3.15 logs the exact mean.  The trained weights are right either
 way.  The strategy tests compare logged values only where Keras logs them exactly.
 """

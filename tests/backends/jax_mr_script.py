@@ -1,4 +1,4 @@
-"""Run by tests/test_jax_backend.py: MRSampleWeighter with KERAS_BACKEND=jax."""
+"""Run by tests/backends/test_jax_backend.py: MRSampleWeighter with KERAS_BACKEND=jax."""
 
 import json
 import os

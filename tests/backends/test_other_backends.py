@@ -29,7 +29,7 @@ QUICKSTART = textwrap.dedent(
     rows["tf_loaded"] = "tensorflow" in sys.modules
     print(json.dumps(rows))
     """
-).replace("EXAMPLE", repr(os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples", "quickstart.py")))
+).replace("EXAMPLE", repr(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples", "quickstart.py")))
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Run by tests/test_strategy.py in a fresh process: MR weights under
+"""Run by tests/distribution/test_mirrored_strategy.py in a fresh process: MR weights under
 MirroredStrategy on two logical CPU devices vs. a single device."""
 
 import json

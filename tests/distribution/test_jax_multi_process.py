@@ -20,7 +20,7 @@ from keras_mirrored_logs import KERAS_VERSION
 from keras_mr._internal.processes import FIRST_KERAS_FEEDING_ROWS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))
 SCRIPT = os.path.join(HERE, "jax_multi_process_script.py")
 
 

@@ -1,7 +1,7 @@
 """MRSampleWeighter under tf.distribute.MirroredStrategy (two logical CPUs).
 
 Logical devices must be configured before TensorFlow initialises, so the run
-happens in a fresh interpreter (tests/strategy_mr_script.py).
+happens in a fresh interpreter (tests/distribution/strategy_mr_script.py).
 """
 
 import json
