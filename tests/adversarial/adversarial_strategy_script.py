@@ -22,7 +22,7 @@ tf.config.set_logical_device_configuration(
 import keras
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 import keras_mr
 from keras_mr.adversarial import ThreatModel
 
