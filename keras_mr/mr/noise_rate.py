@@ -13,7 +13,7 @@ two Gaussians fitted by EM:
 Why the latest loss and a log scale: the history averages in the first epochs, when every
 example has a high loss, and a linear scale lets the right tail of hard clean examples
 pull the high component down; the log of the latest loss gives a tight clean component
-and keeps hard clean examples in it (measured in ``tests/test_label_issues.py``).
+and keeps hard clean examples in it (measured in ``tests/mr/test_label_issues.py``).
 
 Assumptions (say them to users): the model has trained long enough to fit the clean
 examples better than the mislabelled ones (a few epochs, before it memorises the noise),
