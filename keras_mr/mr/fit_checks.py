@@ -28,8 +28,12 @@ def check_update_every(update_every, steps_per_execution):
         )
 
 
-def check_steps_per_epoch(fit_steps, attached_steps, update_every):
-    """Per-epoch updates need ``fit`` to run exactly the attached batches each epoch."""
+def check_steps_per_epoch(fit_steps, attached_steps, update_every, attach_calls=1):
+    """Per-epoch updates need ``fit`` to run exactly the attached batches each epoch.
+
+    ``attach_calls`` > 1 (the weighter was attached more than once) adds the likelier
+    cause: ``fit`` got the dataset of an earlier ``attach()``.
+    """
     if (
         update_every is None
         and fit_steps is not None
@@ -42,6 +46,33 @@ def check_steps_per_epoch(fit_steps, attached_steps, update_every):
             "`steps_per_epoch` was given, so epochs and weight updates would not line up "
             "(and prefetched batches would carry stale weights). Pass attach()'s result "
             "to fit() as it is, without steps_per_epoch, or use `update_every=` steps."
+            + _earlier_attach_hint(attach_calls)
+        )
+
+
+def _earlier_attach_hint(attach_calls):
+    if attach_calls <= 1:
+        return ""
+    return (
+        f" This weighter was attached {attach_calls} times: each attach() builds a new "
+        "pipeline and only the last one carries the weights, so fit() must get the dataset "
+        "returned by the latest attach() (use one weighter per dataset)."
+    )
+
+
+def check_earlier_pipelines(lookups, earlier_lookups, attach_calls):
+    """``fit`` trained on the dataset of an earlier ``attach()`` of the same weighter.
+
+    Args:
+        lookups: weight lookups of the current pipeline this epoch.
+        earlier_lookups: weight lookups this epoch of the pipelines of earlier ``attach()``
+            calls.
+        attach_calls: how many times the weighter was attached.
+    """
+    if lookups == 0 and any(n > 0 for n in earlier_lookups):
+        raise ValueError(
+            "fit() trained on a dataset from an earlier attach() of this weighter: its "
+            "batches read weights that are no longer updated." + _earlier_attach_hint(attach_calls)
         )
 
 

@@ -140,7 +140,11 @@ class MRSampleWeighter(SampleWeighter):
             verbose=verbose,
             resume=resume,
         )
-        self.eta = "auto" if isinstance(eta, str) and eta == "auto" else check_eta(eta)
+        if isinstance(eta, str) and eta != "auto":
+            raise ValueError(
+                f"`eta` must be 'auto' (the default, lower case) or a number > 0, got {eta!r}."
+            )
+        self.eta = "auto" if isinstance(eta, str) else check_eta(eta)
         if isinstance(max_weight, str):
             if max_weight != "auto":
                 raise ValueError(

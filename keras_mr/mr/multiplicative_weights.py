@@ -27,7 +27,8 @@ def check_eta(eta, name="eta"):
     Returns:
         ``float(eta)``.
     """
-    if not np.isscalar(eta) or not np.isfinite(eta) or eta <= 0:
+    is_number = isinstance(eta, (int, float, np.integer, np.floating)) and not isinstance(eta, bool)
+    if not is_number or not np.isfinite(eta) or eta <= 0:
         raise ValueError(
             f"`{name}` must be a finite number > 0 (the MW step size), got {eta!r}. "
             "The MR paper uses eta=0.01 with cross-entropy on CIFAR."

@@ -104,6 +104,7 @@ class SampleWeighter(keras.callbacks.Callback):
         self.steps_per_epoch = None
         self._table = None
         self._counter = None
+        self._earlier_counters = []  # lookup counters of the pipelines of earlier attach()
         self._key = None
         self._seed = 0
         self._labels = None
@@ -120,6 +121,7 @@ class SampleWeighter(keras.callbacks.Callback):
         self._host_updates = 0
         self._epoch_closed = False
         self._lookups_at_epoch_begin = 0
+        self._earlier_lookups_at_epoch_begin = []
         self._ess_warned = False
 
     def attach(
@@ -209,6 +211,8 @@ class SampleWeighter(keras.callbacks.Callback):
         self._eval_dataset = pipeline.eval_dataset
         self._labels = pipeline.labels
         self._seed = pipeline.seed
+        if self._counter is not None:
+            self._earlier_counters.append(self._counter)
         self._table, self._counter, self._key = pipeline.table, pipeline.counter, pipeline.key
         self._state = None
         return pipeline.train
@@ -298,7 +302,10 @@ class SampleWeighter(keras.callbacks.Callback):
         self._steps_per_execution = spe
         fit_checks.check_update_every(self.update_every, spe)
         fit_checks.check_steps_per_epoch(
-            (self.params or {}).get("steps"), self.steps_per_epoch, self.update_every
+            (self.params or {}).get("steps"),
+            self.steps_per_epoch,
+            self.update_every,
+            attach_calls=len(self._earlier_counters) + 1,
         )
         self._reset_run_counters()
         self._on_train_begin()
@@ -326,6 +333,7 @@ class SampleWeighter(keras.callbacks.Callback):
         # the table the pipeline reads follows the state (restored by BackupAndRestore)
         self.publish_weights(state.log_weights.numpy())
         self._lookups_at_epoch_begin = int(self._counter.numpy())
+        self._earlier_lookups_at_epoch_begin = [int(c.numpy()) for c in self._earlier_counters]
 
     def on_train_batch_begin(self, batch, logs=None):
         self._batch_begin = batch
@@ -413,6 +421,11 @@ class SampleWeighter(keras.callbacks.Callback):
 
     def _check_pipeline(self):
         lookups = int(self._counter.numpy()) - self._lookups_at_epoch_begin
+        earlier = [
+            int(c.numpy()) - begin
+            for c, begin in zip(self._earlier_counters, self._earlier_lookups_at_epoch_begin)
+        ]
+        fit_checks.check_earlier_pipelines(lookups, earlier, len(earlier) + 1)
         fit_checks.check_lookups(lookups, self._epoch_steps, self.update_every)
 
     def get_config(self):

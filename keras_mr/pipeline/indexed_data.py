@@ -75,7 +75,7 @@ def check_arrays(x, y):
 
     Raises a ``ValueError``/``TypeError`` naming the argument for: missing or
     empty arrays, row-count mismatches, string/object labels, and NaN or inf
-    in floating-point inputs.
+    in floating-point inputs or labels.
     """
     if y is None:
         raise ValueError(
@@ -105,14 +105,21 @@ def check_arrays(x, y):
                 "string labels as integers first, e.g. `classes, y = np.unique(y, "
                 "return_inverse=True)`."
             )
-    for leaf in _leaves(x):
-        arr = np.asarray(leaf)
-        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-            bad = np.unique(np.nonzero(~np.isfinite(arr.reshape(len(arr), -1)))[0])
-            raise ValueError(
-                f"`x` contains NaN or inf in {bad.size} examples (first indices: "
-                f"{bad[:10].tolist()}). Clean or impute them before training."
-            )
+    for name, value in (("x", x), ("y", y)):
+        for leaf in _leaves(value):
+            arr = np.asarray(leaf)
+            if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+                bad = np.unique(np.nonzero(~np.isfinite(arr.reshape(len(arr), -1)))[0])
+                fix = (
+                    "Clean or impute them before training."
+                    if name == "x"
+                    else "Drop those examples or give them a label: a NaN label makes every "
+                    "loss NaN and MR's update fails after the first epoch."
+                )
+                raise ValueError(
+                    f"`{name}` contains NaN or inf in {bad.size} examples (first indices: "
+                    f"{bad[:10].tolist()}). {fix}"
+                )
     return n
 
 

@@ -46,3 +46,31 @@ def test_update_every_below_steps_per_execution_is_rejected():
             weighter.attach(x, y, batch_size=8), epochs=1, verbose=0, shuffle=False,
             callbacks=[weighter],
         )
+
+
+# ------------------------------------------- attach() called twice (issue 26)
+def test_fit_on_the_dataset_of_an_earlier_attach_is_refused():
+    x, y = _data()
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5)
+    first = weighter.attach(x, y, batch_size=8)
+    weighter.attach(x, y, batch_size=8)  # same size: the step counts agree
+    with pytest.raises(ValueError, match="earlier attach\\(\\).*attached 2 times"):
+        _model().fit(first, epochs=1, verbose=0, shuffle=False, callbacks=[weighter])
+
+
+def test_step_mismatch_after_a_second_attach_names_the_likelier_cause():
+    x, y = _data()
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5)
+    first = weighter.attach(x, y, batch_size=8)
+    weighter.attach(x, y, batch_size=16)
+    with pytest.raises(ValueError, match="repeat\\(\\)ed.*attached 2 times.*latest attach"):
+        _model().fit(first, epochs=1, verbose=0, shuffle=False, callbacks=[weighter])
+
+
+def test_the_latest_attach_trains_normally():
+    x, y = _data()
+    weighter = keras_mr.MRSampleWeighter(max_weight=None, eta=0.5)
+    weighter.attach(x, y, batch_size=16)
+    latest = weighter.attach(x, y, batch_size=8)
+    _model().fit(latest, epochs=2, verbose=0, shuffle=False, callbacks=[weighter])
+    assert weighter.num_updates == 2

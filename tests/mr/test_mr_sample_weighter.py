@@ -404,3 +404,17 @@ def test_max_weight_below_one_over_n():
     x, y = _data(n=20)
     with pytest.raises(ValueError, match=r"max_weight=0.01.*1/N"):
         _attach(x, y, batch_size=4, weighter=keras_mr.MRSampleWeighter(max_weight=0.01))
+
+
+@pytest.mark.parametrize("eta", ["Auto", "fast", True, [0.1]])
+def test_eta_that_is_neither_auto_nor_a_number_is_refused(eta):
+    with pytest.raises(ValueError, match="`eta` must be"):
+        keras_mr.MRSampleWeighter(eta=eta)
+
+
+def test_nan_labels_are_refused_at_attach():
+    x = np.zeros((20, 3), "float32")
+    y = np.zeros(20, "float32")
+    y[[4, 7]] = np.nan
+    with pytest.raises(ValueError, match=r"`y` contains NaN or inf in 2 examples \(first indices: \[4, 7\]\)"):
+        keras_mr.MRSampleWeighter().attach(x, y, batch_size=4)
