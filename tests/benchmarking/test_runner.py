@@ -141,6 +141,34 @@ def test_cli_bad_arguments(capsys):
     assert "Unknown method" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag, value, says", [
+    ("--epochs", "0", "must be at least 1, got 0"),
+    ("--batch-size", "0", "must be at least 1, got 0"),
+    ("--train-size", "-5", "must be at least 1, got -5"),
+    ("--epochs", "two", "expected a whole number, got 'two'"),
+])
+def test_cli_rejects_non_positive_sizes_in_one_line(flag, value, says, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        runner.main(["--dataset", "default", flag, value])
+    assert exit_info.value.code == 2  # argparse's usage error, before any run
+    err = capsys.readouterr().err
+    assert f"argument {flag}: {says}" in err and "Traceback" not in err
+
+
+def test_cli_out_without_matplotlib_fails_before_any_run(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    ran = []
+    monkeypatch.setattr(runner.cli, "run_grid", lambda **kw: ran.append(kw))
+    with pytest.raises(SystemExit) as exit_info:
+        runner.main(["--dataset", "default", "--epochs", "1", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2 and ran == []
+    assert "--no-plots" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_readme_command_end_to_end(tmp_path):
     """The README's main command: MR recovers most of the accuracy base training loses."""

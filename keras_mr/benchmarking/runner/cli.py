@@ -1,6 +1,7 @@
 """The ``keras-mr`` command line."""
 
 import argparse
+import importlib.util
 import sys
 
 from keras_mr.benchmarking.runner.grid import run_grid
@@ -39,12 +40,14 @@ def build_parser():
     )
     p.add_argument("--seeds", default="0", help="comma list of seeds (default 0)")
     p.add_argument(
-        "--num-seeds", type=int, default=None, help="use seeds 0..N-1 (overrides --seeds)"
+        "--num-seeds", type=positive_int, default=None, help="use seeds 0..N-1 (overrides --seeds)"
     )
     p.add_argument("--model", default="auto", choices=["auto"] + sorted(MODELS))
-    p.add_argument("--width", type=int, default=None, help="model width (default per model)")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument(
+        "--width", type=positive_int, default=None, help="model width (default per model)"
+    )
+    p.add_argument("--epochs", type=positive_int, default=20)
+    p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--lr-decay", default="none", choices=["none", "cosine"])
@@ -57,8 +60,10 @@ def build_parser():
         default="auto",
         help="MR cap kappa on p_i, 'auto' (default) or 'none'",
     )
-    p.add_argument("--train-size", type=int, default=None, help="stratified training subset")
-    p.add_argument("--test-size", type=int, default=None, help="stratified test subset")
+    p.add_argument(
+        "--train-size", type=positive_int, default=None, help="stratified training subset"
+    )
+    p.add_argument("--test-size", type=positive_int, default=None, help="stratified test subset")
     p.add_argument(
         "--data-dir",
         default=None,
@@ -70,6 +75,17 @@ def build_parser():
         "--verbose", type=int, default=1, help="0 quiet, 1 a line per run, 2 Keras progress"
     )
     return p
+
+
+def positive_int(text):
+    """A whole number >= 1 (epochs, batch size, sizes, seeds), else a one-line usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def auto_or_float(text):
@@ -85,7 +101,14 @@ def auto_or_float(text):
 
 def main(argv=None):
     """Entry point of the ``keras-mr`` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.out and not args.no_plots and importlib.util.find_spec("matplotlib") is None:
+        # before any run: the plots are written after all of them
+        parser.error(
+            "--out writes plots with matplotlib, which is not installed: "
+            "`pip install keras-mr[plots]`, or add --no-plots"
+        )
     datasets = _csv_list(args.dataset)
     dataset_kwargs = {}
     if args.data_dir:
