@@ -104,6 +104,7 @@ class SampleWeighter(keras.callbacks.Callback):
         self.steps_per_epoch = None
         self._table = None
         self._counter = None
+        self._idle = None  # batches the pipeline served while this weighter was not running
         self._earlier_counters = []  # lookup counters of the pipelines of earlier attach()
         self._key = None
         self._seed = 0
@@ -214,6 +215,7 @@ class SampleWeighter(keras.callbacks.Callback):
         if self._counter is not None:
             self._earlier_counters.append(self._counter)
         self._table, self._counter, self._key = pipeline.table, pipeline.counter, pipeline.key
+        self._idle = pipeline.idle
         self._state = None
         return pipeline.train
 
@@ -307,6 +309,7 @@ class SampleWeighter(keras.callbacks.Callback):
             self.update_every,
             attach_calls=len(self._earlier_counters) + 1,
         )
+        self._idle.assign(-1)  # running: the pipeline's batches are expected
         self._reset_run_counters()
         self._on_train_begin()
 
@@ -314,6 +317,7 @@ class SampleWeighter(keras.callbacks.Callback):
         """Hook for subclasses."""
 
     def on_train_end(self, logs=None):
+        self._idle.assign(0)
         release_weighter_name(self.model, self)
 
     def on_epoch_begin(self, epoch, logs=None):

@@ -23,11 +23,15 @@ part of every global batch, whose weights are normalised over the whole global b
 (:mod:`keras_mr._internal.processes`): the global batches equal a single-process run's.
 """
 
+import warnings
+
 import keras
 import numpy as np
 
 from keras_mr._internal import processes
 from keras_mr.pipeline.batch_weights import normalize_batch_weights_np
+from keras_mr.pipeline.indexed_data import FORGOTTEN_WEIGHTER
+from keras_mr.pipeline.indexed_data import IDLE_LOOKUPS_BEFORE_WARNING
 from keras_mr.pipeline.indexed_data import standardize_array
 
 
@@ -116,8 +120,10 @@ class WeightedArrayDataset(keras.utils.PyDataset):
         x: inputs (array or nested arrays), ``N`` rows.
         y: labels, ``N`` rows.
         options: :class:`keras_mr.pipeline.weighted_pipeline.PipelineOptions`.
-        state: ``(table, counter, key)`` :class:`HostValue`\\ s: relative weights
-            ``N * p`` ``(N,)``, the lookup counter, and the shuffle key ``(seed, epoch)``.
+        state: ``(table, counter, key, idle)`` :class:`HostValue`\\ s: relative weights
+            ``N * p`` ``(N,)``, the lookup counter, the shuffle key ``(seed, epoch)``, and
+            the batches read while the weighter is not running (-1 while it runs; see
+            :func:`keras_mr.pipeline.indexed_data.make_weight_lookup`).
         class_weights: optional float32 ``(C,)`` class weights.
         with_index: sample weights are ``{"weight", "index"}`` dicts.
     """
@@ -127,7 +133,7 @@ class WeightedArrayDataset(keras.utils.PyDataset):
         self.x = keras.tree.map_structure(standardize_array, x)
         self.y = keras.tree.map_structure(np.asarray, y)
         self.options = options
-        self.table, self.counter, self.key = state
+        self.table, self.counter, self.key, self.idle = state
         self.class_weights = class_weights
         self.with_index = with_index
         self.num_examples = len(keras.tree.flatten(self.y)[0])
@@ -136,6 +142,13 @@ class WeightedArrayDataset(keras.utils.PyDataset):
         processes.check_batch_sizes(
             self.num_examples, options.batch_size, options.drop_remainder, self.shard
         )
+
+    def _count_idle_lookup(self):
+        if int(self.idle.numpy()) < 0:  # the weighter runs
+            return
+        self.idle.assign_add(1)
+        if int(self.idle.numpy()) == IDLE_LOOKUPS_BEFORE_WARNING:
+            warnings.warn(FORGOTTEN_WEIGHTER, RuntimeWarning, stacklevel=2)
 
     def __len__(self):
         b = self.options.batch_size
@@ -164,6 +177,7 @@ class WeightedArrayDataset(keras.utils.PyDataset):
         if self.options.augment is not None:
             xb = self.options.augment(xb)
         self.counter.assign_add(1)
+        self._count_idle_lookup()
         if self.with_index:
             return xb, yb, {"weight": w, "index": ids.astype(np.int32)}
         return xb, yb, w

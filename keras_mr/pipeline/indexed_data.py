@@ -306,13 +306,28 @@ def class_index(y, num_classes):
     return tf.clip_by_value(idx, 0, num_classes - 1)
 
 
-def make_weight_lookup(table, counter, with_index=False, class_weights=None):
+# Batches read while the weighter is not running in fit before the pipeline says so: fit
+# may read a batch or two ahead of the callbacks (building the model, prefetch).
+IDLE_LOOKUPS_BEFORE_WARNING = 4
+FORGOTTEN_WEIGHTER = (
+    "keras-mr: batches of the dataset returned by attach() were read while its weighter was "
+    "not running in fit(): pass it to fit, `model.fit(train_ds, shuffle=False, "
+    "callbacks=[weighter])`; without it the weights stay uniform and the weighter learns "
+    "nothing."
+)
+
+
+def make_weight_lookup(table, counter, with_index=False, class_weights=None, idle=None):
     """Returns the ``map`` function ``(x, y, idx) -> (x, y, sample_weight)``.
 
     Args:
         table: ``tf.Variable`` ``(N,)`` float32 of relative weights (``N * p``).
         counter: ``tf.Variable`` int64 scalar incremented once per batch (to
             detect cached/repeated pipelines).
+        idle: optional ``tf.Variable`` int64 scalar: batches read while the weighter is
+            not running (the weighter sets it to -1 while it runs, 0 when it stops); at
+            ``IDLE_LOOKUPS_BEFORE_WARNING`` the pipeline prints ``FORGOTTEN_WEIGHTER``
+            once to stderr.
         with_index: return ``{"weight": w, "index": idx}`` instead of ``w``
             (for ``loss_source="train"``).
         class_weights: optional float32 ``(C,)`` tensor; the batch-normalised
@@ -325,10 +340,34 @@ def make_weight_lookup(table, counter, with_index=False, class_weights=None):
         w = normalize_batch_weights_tf(tf.gather(table, idx))
         if class_weights is not None:
             w = w * tf.gather(class_weights, class_index(y, class_weights.shape[0]))
-        with tf.control_dependencies([counter.assign_add(1)]):
+        checks = [counter.assign_add(1)]
+        if idle is not None:
+            checks.append(_count_idle_lookup(idle))
+        with tf.control_dependencies(checks):
             w = tf.identity(w)
         if with_index:
             return x, y, {"weight": w, "index": idx}
         return x, y, w
 
     return lookup
+
+
+def _count_idle_lookup(idle):
+    """Counts a batch read while the weighter is not running; warns once at the threshold."""
+    import sys
+
+    def count():
+        new = idle.assign_add(1, read_value=True)
+        warn = tf.equal(new, IDLE_LOOKUPS_BEFORE_WARNING)
+        return tf.cond(
+            warn,
+            lambda: _printed(tf.print(FORGOTTEN_WEIGHTER, output_stream=sys.stderr), new),
+            lambda: new,
+        )
+
+    return tf.cond(tf.greater_equal(idle, 0), count, lambda: tf.identity(idle.value()))
+
+
+def _printed(print_op, value):
+    with tf.control_dependencies([print_op]):
+        return tf.identity(value)

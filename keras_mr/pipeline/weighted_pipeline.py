@@ -33,6 +33,7 @@ class WeightedPipeline(NamedTuple):
     key: Any  # tf.Variable int64 (2,): (seed, epoch) of the shuffle
     seed: int
     labels: Any  # the label arrays (None for datasets)
+    idle: Any  # tf.Variable int64: batches read while the weighter is not running (-1: it is)
 
 
 def is_generator_like(x):
@@ -142,6 +143,7 @@ def build_tf_data_pipeline(x, y, options, needs_eval_data, with_index):
         table = tf.Variable(tf.ones([n], tf.float32), trainable=False, name="weights")
         counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="lookups")
         key = tf.Variable([seed, 0], dtype=tf.int64, trainable=False, name="key")
+        idle = tf.Variable(0, dtype=tf.int64, trainable=False, name="idle_lookups")
 
     if source is None:
         train = x
@@ -155,11 +157,13 @@ def build_tf_data_pipeline(x, y, options, needs_eval_data, with_index):
         augment = options.augment
         train = train.map(lambda xb, yb, ib: (augment(xb), yb, ib))
     lookup = indexed_data.make_weight_lookup(
-        table, counter, with_index=with_index, class_weights=class_table
+        table, counter, with_index=with_index, class_weights=class_table, idle=idle
     )
     # prefetch(1): after an update at most two batches carry old weights.
     train = train.map(lookup).prefetch(1)
-    return WeightedPipeline(train, eval_data, n, steps_per_epoch, table, counter, key, seed, labels)
+    return WeightedPipeline(
+        train, eval_data, n, steps_per_epoch, table, counter, key, seed, labels, idle
+    )
 
 
 def training_source(tf, x, y, options):
@@ -255,12 +259,14 @@ def build_array_pipeline(x, y, options, with_index):
         array_pipeline.HostValue(np.ones(n, np.float32)),
         array_pipeline.HostValue(np.int64(0)),
         array_pipeline.HostValue(np.array([seed, 0], np.int64)),
+        array_pipeline.HostValue(np.int64(0)),
     )
     train = array_pipeline.WeightedArrayDataset(
         x, y, options, state, class_weight_values(options.class_weight), with_index
     )
     eval_data = array_pipeline.ArrayBatches(train.x, train.y, eval_batch_size(options))
-    return WeightedPipeline(train, eval_data, n, steps, *state, seed, train.y)
+    table, counter, key, idle = state
+    return WeightedPipeline(train, eval_data, n, steps, table, counter, key, seed, train.y, idle)
 
 
 def class_weight_table(class_weight):
