@@ -105,6 +105,7 @@ class SampleWeighter(keras.callbacks.Callback):
         self._table = None
         self._counter = None
         self._idle = None  # batches the pipeline served while this weighter was not running
+        self._steps_per_execution = 1  # the model's, read at on_train_begin
         self._earlier_counters = []  # lookup counters of the pipelines of earlier attach()
         self._key = None
         self._seed = 0
@@ -122,6 +123,7 @@ class SampleWeighter(keras.callbacks.Callback):
         self._host_updates = 0
         self._epoch_closed = False
         self._lookups_at_epoch_begin = 0
+        self._batch_begin = None  # the `batch` of the last on_train_batch_begin
         self._earlier_lookups_at_epoch_begin = []
         self._ess_warned = False
 
@@ -335,7 +337,7 @@ class SampleWeighter(keras.callbacks.Callback):
         self._epoch_closed = False
         self._key.assign([int(state.seed.numpy()), int(state.epochs_done.numpy())])
         # the table the pipeline reads follows the state (restored by BackupAndRestore)
-        self.publish_weights(state.log_weights.numpy())
+        self._write_table()
         self._lookups_at_epoch_begin = int(self._counter.numpy())
         self._earlier_lookups_at_epoch_begin = [int(c.numpy()) for c in self._earlier_counters]
 
@@ -344,10 +346,7 @@ class SampleWeighter(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         steps_done = fit_checks.steps_done_after_batch(
-            batch,
-            getattr(self, "_batch_begin", None),
-            getattr(self, "_steps_per_execution", 1),
-            self.steps_per_epoch,
+            batch, self._batch_begin, self._steps_per_execution, self.steps_per_epoch
         )
         self._host_steps += max(steps_done - self._epoch_steps, 0)
         self._epoch_steps = steps_done
@@ -420,8 +419,11 @@ class SampleWeighter(keras.callbacks.Callback):
             log_weights: ``(N,)`` log-probabilities of the new distribution.
         """
         self._state.log_weights.assign(np.asarray(log_weights, dtype=np.float32))
-        relative = (self.weights * self.num_examples).astype(np.float32)
-        self._table.assign(relative)
+        self._write_table()
+
+    def _write_table(self):
+        """The pipeline's table ``N p`` from the state's float32 ``log p``."""
+        self._table.assign((self.weights * self.num_examples).astype(np.float32))
 
     def _check_pipeline(self):
         lookups = int(self._counter.numpy()) - self._lookups_at_epoch_begin
